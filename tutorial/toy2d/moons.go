@@ -1,0 +1,82 @@
+package toy2d
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// Moons is the two-moons distribution with the geometry of scikit-learn's
+// make_moons: an outer half circle c_out(θ) = (cos θ, sin θ) and an inner one
+// c_in(θ) = (1 − cos θ, 1 − sin θ − 0.5), θ ∈ [0, π], each carrying half of the
+// mass, plus isotropic Gaussian noise of standard deviation σ:
+//
+//	p(x) = ½ (1/π) ∫_0^π N(x; c_out(θ), σ² I) dθ + ½ (1/π) ∫_0^π N(x; c_in(θ), σ² I) dθ.
+//
+// The points are not centred or rescaled: the support's core is
+// [−1, 2] × [−0.5, 1]. The zero value has σ = 0.05.
+//
+// Unlike make_moons, which puts θ on an evenly spaced grid and splits n
+// exactly in halves, Sample draws θ uniformly at random and picks the moon by
+// a fair coin for every point, so that the points are independent draws from p
+// (the halves are equal in expectation).
+type Moons struct {
+	// Noise is σ, the standard deviation of the Gaussian noise added to each
+	// coordinate; 0 means 0.05. Negative values make the methods panic.
+	Noise float64
+}
+
+// DefaultMoonsNoise is the noise σ of the zero [Moons].
+const DefaultMoonsNoise = 0.05
+
+func (m Moons) noise() float64 { return orDefault(m.Noise, DefaultMoonsNoise, "Moons.Noise") }
+
+// Name returns "moons".
+func (Moons) Name() string { return "moons" }
+
+// The two half circles. Both have unit speed and unit curvature; the inner
+// one's centre is (1, 0.5), so |c_in| ≤ 1 + √1.25.
+var (
+	moonOuter = &curve{
+		key: "moons/outer", lo: 0, hi: math.Pi,
+		at:    func(t float64) (float64, float64) { return math.Cos(t), math.Sin(t) },
+		speed: 1, accel: 1, radius: 1,
+	}
+	moonInner = &curve{
+		key: "moons/inner", lo: 0, hi: math.Pi,
+		at:    func(t float64) (float64, float64) { return 1 - math.Cos(t), 0.5 - math.Sin(t) },
+		speed: 1, accel: 1, radius: 1 + math.Sqrt(1.25),
+	}
+	moonCurves = []*curve{moonOuter, moonInner}
+)
+
+// Sample draws n points: for each, θ uniform on [0, π), a fair coin choosing
+// the outer or inner moon, and σ·(z₁, z₂) with z₁, z₂ standard normals added.
+func (m Moons) Sample(rng *rand.Rand, n int) []Point {
+	checkSample("Moons", n)
+	sd := m.noise()
+	out := make([]Point, n)
+	for i := range out {
+		theta := math.Pi * rng.Float64()
+		c := moonOuter
+		if rng.IntN(2) == 1 {
+			c = moonInner
+		}
+		x, y := c.at(theta)
+		out[i] = Point{x + sd*rng.NormFloat64(), y + sd*rng.NormFloat64()}
+	}
+	return out
+}
+
+// LogDensity is log p(x) for the density in the type's comment. The two
+// integrals over θ are computed by composite 8-point Gauss–Legendre
+// quadrature in log space (a running log-sum-exp), with panels no wider than
+// 3w, w = σ/√(1 + |x| + 1 + √1.25) being the narrowest width in θ of a peak of
+// the integrand; the panels at θ = 0 and θ = π are graded geometrically for
+// points whose nearest curve point is an end, where the integrand falls off
+// exponentially. Panels far from x (beyond √(d² + 90σ²), d the distance to a
+// nearby curve point) are skipped, with their mass bounded below e^−28
+// relative. The relative error of p is below 1e-9 at any x (1.2e-10 measured
+// against Simpson's rule); a call costs a few microseconds.
+func (m Moons) LogDensity(p Point) float64 {
+	return curveLogDensity(p, m.noise(), moonCurves)
+}
