@@ -1,0 +1,97 @@
+package plots
+
+import (
+	"math"
+	"strconv"
+
+	"gonum.org/v1/plot"
+)
+
+// logTicks places the ticks of a base-10 logarithmic axis. gonum's
+// plot.LogTicks truncates log₁₀(min) towards zero and can leave a range such
+// as 0.2..0.8 with no labelled tick at all, so this ticker is used instead:
+//
+//   - a labelled major tick at every power of ten 10ᵏ in [min, max] (every
+//     s-th power when the range spans more than 8 decades, s = ⌈decades/8⌉);
+//   - minor ticks at m·10ᵏ, m = 2..9 (left out beyond 20 decades);
+//   - when fewer than two powers of ten fall in the range, the ticks 2·10ᵏ
+//     and 5·10ᵏ are labelled too, and if that still gives fewer than two
+//     labels, every tick is labelled.
+type logTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (logTicks) Ticks(min, max float64) []plot.Tick {
+	if !(min > 0) || !(max >= min) || math.IsInf(max, 0) {
+		return nil
+	}
+	kLo := int(math.Floor(math.Log10(min)))
+	kHi := int(math.Ceil(math.Log10(max)))
+	decades := kHi - kLo
+	step := max1((decades + 7) / 8)
+	inRange := func(v float64) bool { return v >= min*(1-1e-9) && v <= max*(1+1e-9) }
+
+	type cand struct {
+		v    float64
+		m, k int
+	}
+	var cs []cand
+	for k := kLo; k <= kHi; k++ {
+		p := math.Pow10(k)
+		for m := 1; m <= 9; m++ {
+			if m > 1 && decades > 20 {
+				break
+			}
+			if v := float64(m) * p; inRange(v) {
+				cs = append(cs, cand{v, m, k})
+			}
+		}
+	}
+	isMajor := func(c cand) bool { return c.m == 1 && (c.k-kLo)%step == 0 }
+	nMajor, n125 := 0, 0
+	for _, c := range cs {
+		if isMajor(c) {
+			nMajor++
+		}
+		if c.m == 1 || c.m == 2 || c.m == 5 {
+			n125++
+		}
+	}
+	label := isMajor
+	switch {
+	case nMajor >= 2:
+	case n125 >= 2:
+		label = func(c cand) bool { return c.m == 1 || c.m == 2 || c.m == 5 }
+	default:
+		label = func(cand) bool { return true }
+	}
+	ticks := make([]plot.Tick, len(cs))
+	for i, c := range cs {
+		ticks[i].Value = c.v
+		if label(c) {
+			ticks[i].Label = formatTick(c.v)
+		}
+	}
+	return ticks
+}
+
+func max1(n int) int {
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
+// formatTick writes v with at most 3 significant digits, in plain decimal
+// notation for 10⁻⁴ ≤ v < 10⁵ ("0.02", "500") and in exponent notation
+// otherwise ("1e-06").
+func formatTick(v float64) string {
+	s := strconv.FormatFloat(v, 'g', 3, 64)
+	r, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s
+	}
+	if a := math.Abs(r); a >= 1e-4 && a < 1e5 {
+		return strconv.FormatFloat(r, 'f', -1, 64)
+	}
+	return s
+}

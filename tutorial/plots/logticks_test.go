@@ -1,0 +1,66 @@
+package plots
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestLogTicks checks the labelled ticks against hand-written lists.
+func TestLogTicks(t *testing.T) {
+	tests := []struct {
+		name     string
+		min, max float64
+		labels   []string
+		nTicks   int // all ticks, labelled or not
+	}{
+		// Powers of ten 1..1000 and minor ticks 2..9 in each of 3 decades.
+		{"three decades", 1, 1000, []string{"1", "10", "100", "1000"}, 4 + 3*8},
+		// No power of ten inside: 0.2 and 0.5 are labelled; 0.2..0.8 holds
+		// 0.2, 0.3, …, 0.8.
+		{"inside one decade", 0.2, 0.8, []string{"0.2", "0.5"}, 7},
+		// One power of ten (1) and 2: 0.6..3 holds 0.6, 0.7, 0.8, 0.9, 1, 2, 3.
+		{"across one power", 0.6, 3, []string{"1", "2"}, 7},
+		// Neither two powers nor two of 1, 2, 5: everything labelled.
+		{"narrow", 0.03, 0.045, []string{"0.03", "0.04"}, 2},
+		// 30 decades: every 4th power labelled (⌈30/8⌉ = 4), no minor ticks.
+		{"thirty decades", 1e-15, 1e15, []string{"1e-15", "1e-11", "1e-07", "0.001", "10", "1e+05", "1e+09", "1e+13"}, 31},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ticks := logTicks{}.Ticks(tc.min, tc.max)
+			var labels []string
+			for _, tk := range ticks {
+				if tk.Value < tc.min*(1-1e-9) || tk.Value > tc.max*(1+1e-9) {
+					t.Errorf("tick %v outside [%v, %v]", tk.Value, tc.min, tc.max)
+				}
+				if tk.Label != "" {
+					labels = append(labels, tk.Label)
+				}
+			}
+			if !slices.Equal(labels, tc.labels) {
+				t.Errorf("labels %q, want %q", labels, tc.labels)
+			}
+			if len(ticks) != tc.nTicks {
+				t.Errorf("%d ticks, want %d", len(ticks), tc.nTicks)
+			}
+		})
+	}
+	if got := (logTicks{}).Ticks(0, 1); got != nil {
+		t.Errorf("Ticks(0, 1) = %v, want nil (no log ticks for a non-positive range)", got)
+	}
+}
+
+func TestFormatTick(t *testing.T) {
+	tests := []struct {
+		v    float64
+		want string
+	}{
+		{1, "1"}, {1000, "1000"}, {0.02, "0.02"}, {3 * 0.01, "0.03"}, {7 * 1e-4, "0.0007"},
+		{1e-5, "1e-05"}, {2e6, "2e+06"}, {50000, "50000"}, {123456, "1.23e+05"},
+	}
+	for _, tc := range tests {
+		if got := formatTick(tc.v); got != tc.want {
+			t.Errorf("formatTick(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
