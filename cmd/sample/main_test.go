@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/tutorial/experiment"
+)
+
+// trainTiny writes a small checkpoint with the library (not the train command).
+func trainTiny(t *testing.T, dir string) string {
+	t.Helper()
+	c := experiment.Default2D("gaussians8")
+	c.Timesteps = 50
+	c.MLP.Hidden, c.MLP.Blocks = 16, 1
+	p, den, tc, err := c.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := c.Data()
+	tr, err := diffusion.NewTrainer(backendForTest(t), p, den, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "model.ckpt")
+	if err := tr.Run(data, diffusion.RunOptions{Steps: 10, BatchSize: 16, CheckpointPath: path, Config: c.JSON()}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func sample(args ...string) (string, error) {
+	var out, errb bytes.Buffer
+	err := run(append(args, "--quiet"), &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+func TestSampleWritesCSVAndPNG(t *testing.T) {
+	dir := t.TempDir()
+	trainTiny(t, dir)
+	for _, sampler := range []string{"ddpm", "ddim"} {
+		base := filepath.Join(dir, "s-"+sampler)
+		out, err := sample("--model-path", dir, "--num-samples", "100", "--sampler", sampler, "--sample-steps", "10", "--out", base)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", sampler, err, out)
+		}
+		csv, err := os.ReadFile(base + ".csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
+		if lines[0] != "x,y" || len(lines) != 101 {
+			t.Errorf("%s: CSV starts %q and has %d lines, want header x,y and 100 samples", sampler, lines[0], len(lines)-1)
+		}
+		if st, err := os.Stat(base + ".png"); err != nil || st.Size() == 0 {
+			t.Errorf("%s: no scatter plot: %v", sampler, err)
+		}
+		if !strings.Contains(out, "mode shares") || !strings.Contains(out, "NLL") {
+			t.Errorf("%s: output lacks the quality figures:\n%s", sampler, out)
+		}
+	}
+}
+
+func TestSampleBadInput(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := trainTiny(t, dir)
+	corrupt := filepath.Join(dir, "corrupt.ckpt")
+	raw, _ := os.ReadFile(ckpt)
+	raw[len(raw)/3] ^= 1
+	os.WriteFile(corrupt, raw, 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model-path", dir, "--sampler", "euler"}, "euler"},
+		{[]string{"--model-path", filepath.Join(dir, "nothing")}, "no checkpoint"},
+		{[]string{"--model-path", corrupt}, "not a valid checkpoint"},
+		{[]string{"--model-path", dir, "--num-samples", "0"}, "--num-samples"},
+		{[]string{"--model-path", dir, "--eta", "-1"}, "--eta"},
+		{[]string{"--model-path", dir, "--sampler", "ddim", "--sample-steps", "500"}, "500"},
+		{[]string{"--model-path", dir, "--variance", "learned"}, "learn"},
+		{[]string{"--model-path", dir, "--spacing", "random"}, "random"},
+	}
+	for _, c := range cases {
+		base := filepath.Join(t.TempDir(), "out")
+		_, err := sample(append(c.args, "--out", base)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one naming %q", c.args, err, c.want)
+		}
+		for _, ext := range []string{".csv", ".png"} {
+			if _, err := os.Stat(base + ext); err == nil {
+				t.Errorf("%v: %s written despite the error", c.args, ext)
+			}
+		}
+	}
+}

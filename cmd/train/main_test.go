@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
+)
+
+// tiny are flags for a model that trains in well under a second.
+var tiny = []string{"--timesteps", "50", "--hidden", "16", "--blocks", "1", "--batch-size", "16", "--quiet"}
+
+func train(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(args, &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+func TestTrainAndResume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"--dataset", "moons", "--steps", "20", "--out", dir}, tiny...)
+	if out, err := train(t, args...); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	for _, f := range []string{"model.ckpt", "loss.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	// Without --resume an existing run is never overwritten.
+	if _, err := train(t, args...); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("second run into the same folder: error %v, want one suggesting --resume", err)
+	}
+	// A flag that disagrees with the checkpoint is refused, naming it.
+	if _, err := train(t, "--out", dir, "--resume", "--steps", "30", "--lr", "0.5", "--quiet"); err == nil || !strings.Contains(err.Error(), "--lr") {
+		t.Errorf("resume with another --lr: error %v, want one naming --lr", err)
+	}
+	// Resuming with only --steps continues the run.
+	if out, err := train(t, "--out", dir, "--resume", "--steps", "30", "--quiet"); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	ck, err := diffusion.ReadCheckpoint(filepath.Join(dir, "model.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Step != 30 || len(ck.Losses) != 30 {
+		t.Errorf("resumed checkpoint at step %d with %d losses, want 30 and 30", ck.Step, len(ck.Losses))
+	}
+}
+
+func TestTrainBadInput(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dataset", "spirals"}, "spirals"},
+		{[]string{"--schedule", "quadratic"}, "quadratic"},
+		{[]string{"--loss", "l1"}, "l1"},
+		{[]string{"--prediction", "noise"}, "noise"},
+		{[]string{"--steps", "0"}, "--steps"},
+		{[]string{"--activation", "tanh"}, "tanh"},
+		{[]string{"--bogus-flag"}, "bogus-flag"},
+		{[]string{"extra-argument"}, "extra-argument"},
+	}
+	for _, c := range cases {
+		dir := filepath.Join(t.TempDir(), "run")
+		args := append(append([]string{"--out", dir}, tiny...), c.args...)
+		if _, err := train(t, args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one naming %q", c.args, err, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "model.ckpt")); err == nil {
+			t.Errorf("%v: a checkpoint was written despite the error", c.args)
+		}
+	}
+	if _, err := train(t, "--steps", "5"); err == nil || !strings.Contains(err.Error(), "--out") {
+		t.Errorf("missing --out: error %v", err)
+	}
+	if _, err := train(t, "--out", t.TempDir(), "--resume", "--steps", "5"); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
+		t.Errorf("--resume without a checkpoint: error %v", err)
+	}
+}

@@ -1,0 +1,494 @@
+package diffusion
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/godiffusion/diffusion-models/internal/progress"
+)
+
+// Store paths of the training state, beside the model's own ModelScope.
+const (
+	optimizerScope = "/optimizer"
+	emaScope       = "/ema"
+	stepPath       = "/train/step"
+)
+
+// TrainConfig configures a [Trainer]. Zero values mean the defaults given.
+type TrainConfig struct {
+	// LearningRate is Adam's step size (default 2e-4, DDPM's).
+	LearningRate float64
+	// WarmupSteps ramps the learning rate linearly from LearningRate/WarmupSteps
+	// to LearningRate over the first WarmupSteps steps (0: no warm-up).
+	WarmupSteps int
+	// WeightDecay is AdamW's decoupled decay: θ ← θ − lr·WeightDecay·θ each
+	// step (0: plain Adam).
+	WeightDecay float64
+	// Beta1, Beta2 and Epsilon are Adam's constants (defaults 0.9, 0.999, 1e-8).
+	Beta1, Beta2, Epsilon float64
+	// GradClipNorm rescales the gradient when its global L2 norm exceeds it (0: no clipping).
+	GradClipNorm float64
+	// EMADecay keeps an exponential moving average of the weights with decay
+	// min(EMADecay, (1+n)/(10+n)) at step n (the average starts at the first
+	// weights and warms up); 0 keeps none. Sampling uses it by default.
+	EMADecay float64
+	// Loss is the objective.
+	Loss LossConfig
+	// TimestepSampler is "uniform" (default) or "loss-aware".
+	TimestepSampler string
+	// Seed fixes the initial weights, the noise and the timesteps.
+	Seed int64
+}
+
+func (c TrainConfig) withDefaults() TrainConfig {
+	if c.LearningRate == 0 {
+		c.LearningRate = 2e-4
+	}
+	if c.Beta1 == 0 {
+		c.Beta1 = 0.9
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = 0.999
+	}
+	if c.Epsilon == 0 {
+		c.Epsilon = 1e-8
+	}
+	return c
+}
+
+// Validate reports configurations that cannot train.
+func (c TrainConfig) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.LearningRate < 0 || math.IsNaN(c.LearningRate) || math.IsInf(c.LearningRate, 0):
+		return fmt.Errorf("diffusion: learning rate must be > 0, got %g", c.LearningRate)
+	case c.WarmupSteps < 0:
+		return fmt.Errorf("diffusion: warm-up steps must be ≥ 0, got %d", c.WarmupSteps)
+	case c.WeightDecay < 0:
+		return fmt.Errorf("diffusion: weight decay must be ≥ 0, got %g", c.WeightDecay)
+	case c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1:
+		return fmt.Errorf("diffusion: Adam betas must be in [0, 1), got %g, %g", c.Beta1, c.Beta2)
+	case c.GradClipNorm < 0:
+		return fmt.Errorf("diffusion: gradient clip norm must be ≥ 0, got %g", c.GradClipNorm)
+	case c.EMADecay < 0 || c.EMADecay >= 1:
+		return fmt.Errorf("diffusion: EMA decay must be in [0, 1), got %g", c.EMADecay)
+	}
+	return nil
+}
+
+// Trainer optimises a denoiser on a process. Its whole state (weights, Adam
+// moments, EMA weights, step, random state, timestep-sampler state) is in its
+// store and checkpoints, so that a resumed run repeats an uninterrupted one
+// exactly.
+type Trainer struct {
+	// Process is the diffusion process trained on.
+	Process *Process
+	// Denoiser is the model trained.
+	Denoiser Denoiser
+	// Config is the training configuration (with defaults filled in).
+	Config TrainConfig
+
+	backend  compute.Backend
+	store    *model.Store
+	exec     *model.Exec
+	sampler  TimestepSampler
+	step     int64
+	withCond bool
+	losses   []float64
+}
+
+// ErrNonFinite is wrapped by the error returned when the loss becomes NaN or ±Inf.
+var ErrNonFinite = errors.New("non-finite loss")
+
+// NewTrainer prepares training; weights are created at the first step (or
+// restored with [Trainer.Restore]).
+func NewTrainer(backend compute.Backend, p *Process, den Denoiser, cfg TrainConfig) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Loss.Kind == LossHybrid && !den.LearnedVariance {
+		return nil, fmt.Errorf("diffusion: the hybrid loss needs a denoiser with a learned variance")
+	}
+	if cfg.Loss.Variance == Learned && !den.LearnedVariance {
+		return nil, fmt.Errorf("diffusion: a learned variance needs a denoiser with LearnedVariance")
+	}
+	ts, err := NewTimestepSampler(cfg.TimestepSampler, p.T())
+	if err != nil {
+		return nil, err
+	}
+	store := model.NewStore()
+	store.SetParam(model.ParamInitialSeed, cfg.Seed)
+	tr := &Trainer{Process: p, Denoiser: den, Config: cfg, backend: backend, store: store, sampler: ts}
+	return tr, nil
+}
+
+// Store returns the trainer's store (model under ModelScope, plus training state).
+func (tr *Trainer) Store() *model.Store { return tr.store }
+
+// Steps returns the number of optimisation steps taken so far.
+func (tr *Trainer) Steps() int64 { return tr.step }
+
+// Losses returns the loss of every step taken (restored ones included).
+func (tr *Trainer) Losses() []float64 { return tr.losses }
+
+// TimestepSampler returns the sampler of training steps.
+func (tr *Trainer) TimestepSampler() TimestepSampler { return tr.sampler }
+
+// buildExec compiles the training step.
+func (tr *Trainer) buildExec(withCond bool) error {
+	var err error
+	if withCond {
+		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0, t, w, cond *Node) (*Node, *Node, *Node) {
+			return tr.stepGraph(scope, x0, t, w, cond)
+		})
+	} else {
+		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0, t, w *Node) (*Node, *Node, *Node) {
+			return tr.stepGraph(scope, x0, t, w, nil)
+		})
+	}
+	tr.withCond = withCond
+	return err
+}
+
+// stepGraph is one optimisation step: loss, gradients, clipping, Adam(W),
+// EMA and step counter. It returns the weighted mean loss, the per-example
+// losses and the gradient norm before clipping.
+func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w, cond *Node) (loss, perExample, gradNorm *Node) {
+	g := x0.Graph()
+	cfg := tr.Config
+	store := tr.store
+	dt := x0.DType()
+	noise := scope.RandomNormal(g, x0.Shape())
+	terms := tr.Process.Losses(scope.In(ModelScope), tr.Denoiser, x0, t, noise, cond, cfg.Loss)
+	loss = ReduceAllMean(Mul(terms.Loss, w))
+
+	// Trainable variables in path order, so that the graph (and the order of
+	// floating-point sums such as the gradient norm) does not depend on the
+	// order in which variables were created or restored.
+	var vars []*model.Variable
+	for v := range store.RootScope().In(ModelScope).IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) {
+			vars = append(vars, v)
+		}
+	}
+	slices.SortFunc(vars, func(a, b *model.Variable) int { return strings.Compare(a.Path(), b.Path()) })
+	nodes := make([]*Node, len(vars))
+	for i, v := range vars {
+		nodes[i] = v.NodeValue(g)
+	}
+	grads := Gradient(loss, nodes...)
+
+	stepVar := store.VariableWithValue(stepPath, int64(0))
+	stepVar.SetTrainable(false)
+	step := stepVar.NodeValue(g)
+	n := ConvertDType(step, dt) // steps taken before this one
+	n1 := AddScalar(n, 1)
+
+	// Global gradient norm (Σ‖g‖² as dot products: the pure-Go backend's
+	// reductions are slow, its matrix products fast), and clipping.
+	var sq *Node
+	for _, gr := range grads {
+		flat := Reshape(gr, 1, gr.Shape().Size())
+		s := Reshape(DotGeneral(flat, []int{1}, nil, flat, []int{1}, nil)) // [1,1] → scalar
+		if sq == nil {
+			sq = s
+		} else {
+			sq = Add(sq, s)
+		}
+	}
+	gradNorm = Sqrt(sq)
+	var scale *Node // nil: no clipping
+	if cfg.GradClipNorm > 0 {
+		scale = Min(ScalarOne(g, dt), Div(Scalar(g, dt, cfg.GradClipNorm), AddScalar(gradNorm, 1e-6)))
+	}
+
+	// Learning rate with linear warm-up: lr·min(1, (n+1)/warmup).
+	lr := Scalar(g, dt, cfg.LearningRate)
+	if cfg.WarmupSteps > 0 {
+		lr = Mul(lr, Min(ScalarOne(g, dt), DivScalar(n1, float64(cfg.WarmupSteps))))
+	}
+	// Adam with bias corrections c₁ = 1−β₁^{n+1}, c₂ = 1−β₂^{n+1}:
+	//   θ ← θ − lr·m̂/(√v̂ + ε), m̂ = m/c₁, v̂ = v/c₂,
+	// computed as θ − a·m/(√v + ε√c₂) with a = lr·√c₂/c₁ (the same number, fewer
+	// per-element operations).
+	bc1 := OneMinus(Pow(Scalar(g, dt, cfg.Beta1), n1))
+	sqrtBC2 := Sqrt(OneMinus(Pow(Scalar(g, dt, cfg.Beta2), n1)))
+	a := Div(Mul(lr, sqrtBC2), bc1)
+	epsHat := MulScalar(sqrtBC2, cfg.Epsilon)
+	// EMA: e ← e + (1−d)(θ − e) with d = 0 at the first step (the average
+	// starts at the weights), then min(decay, (1+n)/(10+n)).
+	var emaRate *Node // 1 − d
+	if cfg.EMADecay > 0 {
+		warm := Div(n1, AddScalar(n, 10))
+		d := Where(Equal(n, ScalarZero(g, dt)), ScalarZero(g, dt), Min(Scalar(g, dt, cfg.EMADecay), warm))
+		emaRate = OneMinus(d)
+	}
+	var decay *Node // lr·λ for AdamW
+	if cfg.WeightDecay > 0 {
+		decay = MulScalar(lr, cfg.WeightDecay)
+	}
+
+	for i, v := range vars {
+		p := nodes[i]
+		gr := grads[i]
+		if scale != nil {
+			gr = Mul(gr, scale)
+		}
+		mVar := store.VariableWithShape(optimizerScope+"/m"+v.Path(), v.Shape(), initializer.Zero)
+		vVar := store.VariableWithShape(optimizerScope+"/v"+v.Path(), v.Shape(), initializer.Zero)
+		mVar.SetTrainable(false)
+		vVar.SetTrainable(false)
+		mOld, vOld := mVar.NodeValue(g), vVar.NodeValue(g)
+		m := Add(mOld, MulScalar(Sub(gr, mOld), 1-cfg.Beta1))         // β₁m + (1−β₁)g
+		s := Add(vOld, MulScalar(Sub(Square(gr), vOld), 1-cfg.Beta2)) // β₂v + (1−β₂)g²
+		mVar.SetNodeValue(m)
+		vVar.SetNodeValue(s)
+		pNew := Sub(p, Mul(a, Div(m, Add(Sqrt(s), epsHat))))
+		if decay != nil {
+			pNew = Sub(pNew, Mul(decay, p)) // AdamW: decoupled decay θ ← θ − lr·λ·θ
+		}
+		v.SetNodeValue(pNew)
+		if emaRate != nil {
+			eVar := store.VariableWithShape(emaScope+v.Path(), v.Shape(), initializer.Zero)
+			eVar.SetTrainable(false)
+			e := eVar.NodeValue(g)
+			eVar.SetNodeValue(Add(e, Mul(emaRate, Sub(pNew, e))))
+		}
+	}
+	stepVar.SetNodeValue(AddScalar(step, 1))
+	return loss, terms.Loss, gradNorm
+}
+
+// StepResult is what one training step reports.
+type StepResult struct {
+	// Loss is the weighted mean loss of the batch.
+	Loss float64
+	// GradNorm is the global gradient norm before clipping.
+	GradNorm float64
+}
+
+// TrainStep runs one optimisation step on the batch x₀ (and cond, or nil).
+// The timesteps come from the trainer's sampler, drawn from a generator
+// seeded by (Seed, step) so that a resumed run draws the same ones. A NaN or
+// ±Inf loss returns an error wrapping [ErrNonFinite]; the trainer must then
+// be discarded (its weights are no longer trustworthy).
+func (tr *Trainer) TrainStep(x0, cond *tensors.Tensor) (StepResult, error) {
+	if x0 == nil || x0.Shape().Rank() < 2 {
+		return StepResult{}, fmt.Errorf("diffusion: TrainStep needs a batch shaped [B, ...], got %v", x0)
+	}
+	if tr.exec == nil {
+		if err := tr.buildExec(cond != nil); err != nil {
+			return StepResult{}, err
+		}
+	} else if (cond != nil) != tr.withCond {
+		return StepResult{}, fmt.Errorf("diffusion: TrainStep called with and without a condition on the same trainer")
+	}
+	b := x0.Shape().Dimensions[0]
+	rng := rand.New(rand.NewPCG(uint64(tr.Config.Seed), uint64(tr.step)))
+	t, w := tr.sampler.Sample(rng, b)
+	args := []any{x0, tensors.FromValue(t), tensors.FromValue(w)}
+	if cond != nil {
+		args = append(args, cond)
+	}
+	outs, err := callSafely(tr.exec, args...)
+	if err != nil {
+		return StepResult{}, fmt.Errorf("diffusion: training step %d: %w", tr.step+1, err)
+	}
+	loss := scalarFloat(outs[0])
+	res := StepResult{Loss: loss, GradNorm: scalarFloat(outs[2])}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return res, fmt.Errorf("diffusion: training step %d: loss is %v (%w); stopping, the last checkpoint is left untouched",
+			tr.step+1, loss, ErrNonFinite)
+	}
+	per := tensors.MustCopyFlatData[float32](outs[1])
+	per64 := make([]float64, len(per))
+	for i, v := range per {
+		per64[i] = float64(v)
+	}
+	tr.sampler.Update(t, per64)
+	tr.step++
+	tr.losses = append(tr.losses, loss)
+	return res, nil
+}
+
+func scalarFloat(t *tensors.Tensor) float64 {
+	switch v := t.Value().(type) {
+	case float32:
+		return float64(v)
+	case float64:
+		return v
+	}
+	return math.NaN()
+}
+
+// Checkpoint captures the trainer's whole state, with config stored as the
+// caller's configuration.
+func (tr *Trainer) Checkpoint(config json.RawMessage) (*Checkpoint, error) {
+	st, err := tr.sampler.State()
+	if err != nil {
+		return nil, err
+	}
+	c := &Checkpoint{Config: config, Step: tr.step, SamplerState: st, Losses: tr.losses, Variables: map[string]*tensors.Tensor{}}
+	for v := range tr.store.IterVariables() {
+		if !v.HasValue() {
+			continue
+		}
+		val, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("diffusion: reading variable %s: %w", v.Path(), err)
+		}
+		c.Variables[v.Path()] = val
+	}
+	return c, nil
+}
+
+// Restore loads a checkpoint's state into a new trainer, before its first step.
+func (tr *Trainer) Restore(c *Checkpoint) error {
+	if tr.exec != nil || tr.step != 0 {
+		return fmt.Errorf("diffusion: Restore must be called before training starts")
+	}
+	paths := slices.Sorted(maps.Keys(c.Variables))
+	for _, path := range paths {
+		t := c.Variables[path]
+		v, err := tr.store.CreateVariable(path, t)
+		if err != nil {
+			return fmt.Errorf("diffusion: restoring %s: %w", path, err)
+		}
+		if !strings.HasPrefix(path, "/"+ModelScope+"/") {
+			v.SetTrainable(false)
+		}
+	}
+	if len(c.SamplerState) > 0 {
+		if err := tr.sampler.SetState(c.SamplerState); err != nil {
+			return err
+		}
+	}
+	tr.step = c.Step
+	tr.losses = append([]float64(nil), c.Losses...)
+	return nil
+}
+
+// SamplingStore returns a store holding only the denoiser's weights under
+// ModelScope: the EMA weights when useEMA and they exist, else the raw ones.
+func SamplingStore(c *Checkpoint, useEMA bool) (*model.Store, error) {
+	store := model.NewStore()
+	prefix := "/" + ModelScope + "/"
+	n := 0
+	for path, t := range c.Variables {
+		if !strings.HasPrefix(path, prefix) {
+			continue
+		}
+		val := t
+		if useEMA {
+			if e, ok := c.Variables[emaScope+path]; ok {
+				val = e
+			}
+		}
+		if _, err := store.CreateVariable(path, val); err != nil {
+			return nil, err
+		}
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("diffusion: checkpoint has no model weights under %s", prefix)
+	}
+	return store, nil
+}
+
+// HasEMA reports whether a checkpoint holds EMA weights.
+func HasEMA(c *Checkpoint) bool {
+	for path := range c.Variables {
+		if strings.HasPrefix(path, emaScope+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Data provides training batches. Batch must be a deterministic function of
+// the step so that resumed training sees the same data as an uninterrupted run.
+type Data interface {
+	Batch(step int64, batchSize int) (x0, cond *tensors.Tensor, err error)
+}
+
+// RunOptions configures [Trainer.Run].
+type RunOptions struct {
+	// Steps is the total number of steps to reach (counting steps already taken).
+	Steps int64
+	// BatchSize is the number of examples per step.
+	BatchSize int
+	// CheckpointPath, if set, receives a checkpoint every CheckpointEvery
+	// steps (0: only at the end) and at the end.
+	CheckpointPath  string
+	CheckpointEvery int64
+	// Config is stored in every checkpoint (the caller's configuration).
+	Config json.RawMessage
+	// Progress receives a progress bar with the loss and steps/s (nil: none).
+	Progress io.Writer
+	// OnStep, if set, is called after every step.
+	OnStep func(step int64, r StepResult)
+}
+
+// Run trains until opts.Steps. A non-finite loss stops training with an
+// error and does not write a checkpoint, leaving the last good one in place.
+func (tr *Trainer) Run(data Data, opts RunOptions) error {
+	if opts.BatchSize <= 0 {
+		return fmt.Errorf("diffusion: batch size must be > 0, got %d", opts.BatchSize)
+	}
+	if opts.Steps < tr.step {
+		return fmt.Errorf("diffusion: asked to train to step %d but the trainer is already at step %d", opts.Steps, tr.step)
+	}
+	bar := progress.New(opts.Progress, int(opts.Steps-tr.step), "training")
+	var ema float64
+	save := func() error {
+		if opts.CheckpointPath == "" {
+			return nil
+		}
+		c, err := tr.Checkpoint(opts.Config)
+		if err != nil {
+			return err
+		}
+		return WriteCheckpoint(opts.CheckpointPath, c)
+	}
+	for tr.step < opts.Steps {
+		x0, cond, err := data.Batch(tr.step, opts.BatchSize)
+		if err != nil {
+			return fmt.Errorf("diffusion: batch for step %d: %w", tr.step+1, err)
+		}
+		r, err := tr.TrainStep(x0, cond)
+		if err != nil {
+			bar.Done()
+			return err
+		}
+		if ema == 0 {
+			ema = r.Loss
+		} else {
+			ema = 0.98*ema + 0.02*r.Loss
+		}
+		if opts.OnStep != nil {
+			opts.OnStep(tr.step, r)
+		}
+		bar.Add(1, fmt.Sprintf("loss %.4f", ema))
+		if opts.CheckpointEvery > 0 && tr.step%opts.CheckpointEvery == 0 && tr.step < opts.Steps {
+			if err := save(); err != nil {
+				return err
+			}
+		}
+	}
+	bar.Done()
+	return save()
+}

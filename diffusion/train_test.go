@@ -1,0 +1,293 @@
+package diffusion
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/godiffusion/diffusion-models/backend"
+	"github.com/godiffusion/diffusion-models/unet"
+)
+
+// constDenoiser predicts x₀ = w for every input: with LossSimple its loss is
+// mean((x₀ − w)²), whatever t and the noise, so Adam can be replayed exactly.
+func constDenoiser(d int) Denoiser {
+	return Denoiser{Prediction: PredictX0, Fn: func(scope *model.Scope, xt, _, _ *Node) *Node {
+		w := scope.VariableWithValue("w", make([]float32, d)).NodeValue(xt.Graph())
+		return BroadcastToShape(ExpandAxes(w, 0), xt.Shape())
+	}}
+}
+
+// TestAdamAgainstFloat64 replays training of constDenoiser in float64: Adam
+// with bias correction, warm-up, gradient clipping, AdamW decay and the EMA.
+func TestAdamAgainstFloat64(t *testing.T) {
+	const B, D, steps = 4, 3, 12
+	x0 := []float32{1, -2, 0.5, 3, 0, -1, 2, 2, 2, -0.5, 1, 4}
+	cfg := TrainConfig{LearningRate: 0.05, WarmupSteps: 5, WeightDecay: 0.1, GradClipNorm: 0.8, EMADecay: 0.9, Seed: 1}
+	p := mustProcess(t, mustSchedule(t, "linear", 50))
+	tr, err := NewTrainer(backend.MustShared(), p, constDenoiser(D), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := tensors.FromFlatDataAndDimensions(x0, B, D)
+	// float64 replay
+	w, m, v, ema := make([]float64, D), make([]float64, D), make([]float64, D), make([]float64, D)
+	for n := range steps {
+		res, err := tr.TrainStep(batch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := make([]float64, D)
+		var loss, norm float64
+		for b := range B {
+			for d := range D {
+				diff := float64(x0[b*D+d]) - w[d]
+				loss += diff * diff / (B * D)
+				g[d] += -2 * diff / (B * D)
+			}
+		}
+		for _, gd := range g {
+			norm += gd * gd
+		}
+		norm = math.Sqrt(norm)
+		if !close(res.Loss, loss, 1e-5) || !close(res.GradNorm, norm, 1e-5) {
+			t.Fatalf("step %d: loss %g grad-norm %g, want %g %g", n+1, res.Loss, res.GradNorm, loss, norm)
+		}
+		scale := math.Min(1, cfg.GradClipNorm/(norm+1e-6))
+		lr := cfg.LearningRate * math.Min(1, float64(n+1)/float64(cfg.WarmupSteps))
+		decay := 0.0
+		if n > 0 {
+			decay = math.Min(cfg.EMADecay, float64(1+n)/float64(10+n))
+		}
+		for d := range D {
+			gd := g[d] * scale
+			m[d] = 0.9*m[d] + 0.1*gd
+			v[d] = 0.999*v[d] + 0.001*gd*gd
+			mh := m[d] / (1 - math.Pow(0.9, float64(n+1)))
+			vh := v[d] / (1 - math.Pow(0.999, float64(n+1)))
+			w[d] -= lr*mh/(math.Sqrt(vh)+1e-8) + lr*cfg.WeightDecay*w[d]
+			ema[d] = decay*ema[d] + (1-decay)*w[d]
+		}
+	}
+	ck, err := tr.Checkpoint(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotW := tensors.MustCopyFlatData[float32](ck.Variables["/model/w"])
+	gotE := tensors.MustCopyFlatData[float32](ck.Variables["/ema/model/w"])
+	for d := range D {
+		if !close(float64(gotW[d]), w[d], 1e-5) || !close(float64(gotE[d]), ema[d], 1e-5) {
+			t.Errorf("w[%d] = %g (EMA %g), float64 replay %g (EMA %g)", d, gotW[d], gotE[d], w[d], ema[d])
+		}
+	}
+	if ck.Step != steps {
+		t.Errorf("checkpoint step %d, want %d", ck.Step, steps)
+	}
+}
+
+// toyBatches draws N(0.5, 0.3²) 2-D batches as a function of the step.
+type toyBatches struct{ nanAt int64 }
+
+func (d toyBatches) Batch(step int64, b int) (*tensors.Tensor, *tensors.Tensor, error) {
+	r := rand.New(rand.NewPCG(99, uint64(step)))
+	x := make([]float32, b*2)
+	for i := range x {
+		x[i] = float32(0.5 + 0.3*r.NormFloat64())
+	}
+	if d.nanAt > 0 && step+1 == d.nanAt {
+		x[0] = float32(math.NaN())
+	}
+	return tensors.FromFlatDataAndDimensions(x, b, 2), nil, nil
+}
+
+func smallMLPTrainer(t *testing.T, sampler string) *Trainer {
+	t.Helper()
+	p := mustProcess(t, mustSchedule(t, "linear", 100))
+	den := Denoiser{Fn: unet.MLP(unet.MLPConfig{Hidden: 16, Blocks: 1, TimeDim: 8}), Prediction: PredictEpsilon}
+	tr, err := NewTrainer(backend.MustShared(), p, den, TrainConfig{LearningRate: 1e-2, EMADecay: 0.99, GradClipNorm: 1,
+		TimestepSampler: sampler, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestResumeIsExact checks that training 2k steps equals training k steps,
+// writing and reading a checkpoint, and training k more in a new trainer:
+// same losses bit for bit and same final weights, EMA and optimizer state.
+func TestResumeIsExact(t *testing.T) {
+	for _, sampler := range []string{"uniform", "loss-aware"} {
+		t.Run(sampler, func(t *testing.T) {
+			const k = 15
+			data := toyBatches{}
+			full := smallMLPTrainer(t, sampler)
+			if sampler == "loss-aware" { // make the loss-aware sampler leave its uniform warm-up early
+				full.sampler.(*LossAwareSampler).History = 1
+			}
+			if err := full.Run(data, RunOptions{Steps: 2 * k, BatchSize: 32}); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "model.ckpt")
+			first := smallMLPTrainer(t, sampler)
+			if sampler == "loss-aware" {
+				first.sampler.(*LossAwareSampler).History = 1
+			}
+			if err := first.Run(data, RunOptions{Steps: k, BatchSize: 32, CheckpointPath: path}); err != nil {
+				t.Fatal(err)
+			}
+			ck, err := ReadCheckpoint(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second := smallMLPTrainer(t, sampler)
+			if sampler == "loss-aware" {
+				second.sampler.(*LossAwareSampler).History = 1
+			}
+			if err := second.Restore(ck); err != nil {
+				t.Fatal(err)
+			}
+			if err := second.Run(data, RunOptions{Steps: 2 * k, BatchSize: 32}); err != nil {
+				t.Fatal(err)
+			}
+			a, b := full.Losses(), second.Losses()
+			if len(a) != 2*k || len(b) != 2*k {
+				t.Fatalf("loss histories have %d and %d entries, want %d", len(a), len(b), 2*k)
+			}
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("step %d: uninterrupted loss %v, resumed loss %v", i+1, a[i], b[i])
+				}
+			}
+			ca, _ := full.Checkpoint(nil)
+			cb, _ := second.Checkpoint(nil)
+			if len(ca.Variables) != len(cb.Variables) {
+				t.Fatalf("%d vs %d variables", len(ca.Variables), len(cb.Variables))
+			}
+			for name, ta := range ca.Variables {
+				tb, ok := cb.Variables[name]
+				if !ok || !ta.Equal(tb) {
+					t.Errorf("variable %s differs after resuming", name)
+				}
+			}
+		})
+	}
+}
+
+// TestCorruptCheckpointRefused damages a checkpoint in several ways; each
+// must be refused with ErrCorruptCheckpoint, never loaded.
+func TestCorruptCheckpointRefused(t *testing.T) {
+	tr := smallMLPTrainer(t, "uniform")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.ckpt")
+	if err := tr.Run(toyBatches{}, RunOptions{Steps: 2, BatchSize: 8, CheckpointPath: path}); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadCheckpoint(path); err != nil {
+		t.Fatalf("good checkpoint refused: %v", err)
+	}
+	damage := map[string][]byte{
+		"flipped byte": func() []byte { b := append([]byte(nil), good...); b[len(b)/2] ^= 0x40; return b }(),
+		"truncated":    good[:len(good)-100],
+		"empty":        {},
+		"not ours":     []byte("hello, this is not a checkpoint at all, but long enough to be read ........"),
+	}
+	for name, content := range damage {
+		bad := filepath.Join(dir, "bad.ckpt")
+		if err := os.WriteFile(bad, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadCheckpoint(bad); !errors.Is(err, ErrCorruptCheckpoint) {
+			t.Errorf("%s: ReadCheckpoint error %v, want ErrCorruptCheckpoint", name, err)
+		}
+	}
+	if _, err := ReadCheckpoint(filepath.Join(dir, "missing.ckpt")); err == nil || errors.Is(err, ErrCorruptCheckpoint) {
+		t.Errorf("missing file: error %v, want a not-found error", err)
+	}
+}
+
+// TestNonFiniteLossStops feeds a NaN at step 4: training must stop with
+// ErrNonFinite and the checkpoint on disk must still be the one of step 3.
+func TestNonFiniteLossStops(t *testing.T) {
+	tr := smallMLPTrainer(t, "uniform")
+	path := filepath.Join(t.TempDir(), "model.ckpt")
+	err := tr.Run(toyBatches{nanAt: 4}, RunOptions{Steps: 10, BatchSize: 8, CheckpointPath: path, CheckpointEvery: 1})
+	if !errors.Is(err, ErrNonFinite) {
+		t.Fatalf("Run error %v, want ErrNonFinite", err)
+	}
+	ck, err := ReadCheckpoint(path)
+	if err != nil {
+		t.Fatalf("last good checkpoint unreadable: %v", err)
+	}
+	if ck.Step != 3 {
+		t.Errorf("checkpoint on disk is at step %d, want 3 (the last good one)", ck.Step)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("folder holds %d files, want only model.ckpt (no temporary leftovers)", len(entries))
+	}
+}
+
+// TestLossAwareSampler checks p_t ∝ √E[L_t²] mixed with the uniform share,
+// the importance weights 1/(T p_t), the draw frequencies, and the state round trip.
+func TestLossAwareSampler(t *testing.T) {
+	s := NewLossAwareSampler(4)
+	s.History = 2
+	rng := rand.New(rand.NewPCG(1, 2))
+	if p := s.Probabilities(); p[0] != 0.25 {
+		t.Fatalf("cold sampler must be uniform, got %v", p)
+	}
+	s.Update([]int32{0, 0, 1, 1, 2, 2, 3, 3}, []float64{1, 1, 2, 2, 3, 4, 0, 0})
+	rms := []float64{1, 2, math.Sqrt(12.5), 0}
+	var sum float64
+	for _, v := range rms {
+		sum += v
+	}
+	p := s.Probabilities()
+	for i := range p {
+		want := rms[i]/sum*(1-s.Uniform) + s.Uniform/4
+		if !close(p[i], want, 1e-12) {
+			t.Errorf("p[%d] = %g, want %g", i, p[i], want)
+		}
+	}
+	const n = 200000
+	ts, ws := s.Sample(rng, n)
+	counts := make([]float64, 4)
+	for i, k := range ts {
+		counts[k]++
+		if !close(float64(ws[i]), 1/(4*p[k]), 1e-6) {
+			t.Fatalf("weight of t=%d is %g, want %g", k, ws[i], 1/(4*p[k]))
+		}
+	}
+	for i := range counts {
+		se := math.Sqrt(p[i] * (1 - p[i]) / n)
+		if math.Abs(counts[i]/n-p[i]) > 4*se+1e-12 {
+			t.Errorf("t=%d drawn with frequency %.4f, want %.4f ± %.4f", i, counts[i]/n, p[i], 4*se)
+		}
+	}
+	st, err := s.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := NewLossAwareSampler(4)
+	s2.History = 2
+	if err := s2.SetState(st); err != nil {
+		t.Fatal(err)
+	}
+	if q := s2.Probabilities(); !close(q[2], p[2], 1e-15) {
+		t.Errorf("restored sampler gives p = %v, want %v", q, p)
+	}
+	if err := NewLossAwareSampler(5).SetState(st); err == nil {
+		t.Errorf("a state for T=4 was accepted by a sampler with T=5")
+	}
+}

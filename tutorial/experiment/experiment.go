@@ -1,0 +1,237 @@
+// Package experiment describes one training run by name — data, schedule,
+// model, objective, optimiser — and builds the diffusion objects from it. The
+// train and sample commands and the notebooks share it, and checkpoints store
+// it, so that a checkpoint always says how it was made.
+package experiment
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/schedules"
+	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
+	"github.com/godiffusion/diffusion-models/unet"
+)
+
+// Config is one training run. Its JSON form is stored in checkpoints.
+type Config struct {
+	// Dataset names the training data (see Datasets).
+	Dataset string `json:"dataset"`
+	// Timesteps is T, the number of diffusion steps.
+	Timesteps int `json:"timesteps"`
+	// Schedule names the noise schedule (see schedules.Names).
+	Schedule string `json:"schedule"`
+	// Prediction is what the model outputs: "eps", "x0" or "v".
+	Prediction string `json:"prediction"`
+	// Loss is "simple", "hybrid" or "vlb".
+	Loss string `json:"loss"`
+	// Variance of p_θ(x_{t−1} | x_t): "small" (β̃), "large" (β) or "learned".
+	// Empty means "learned" for the hybrid loss and "small" otherwise.
+	Variance string `json:"variance"`
+	// Model names the network: "mlp".
+	Model string `json:"model"`
+	// MLP configures the MLP model.
+	MLP unet.MLPConfig `json:"mlp"`
+	// BatchSize is the number of examples per step.
+	BatchSize int `json:"batch_size"`
+	// LearningRate is Adam's step size.
+	LearningRate float64 `json:"lr"`
+	// WarmupSteps ramps the learning rate up linearly.
+	WarmupSteps int `json:"warmup_steps"`
+	// WeightDecay is AdamW's decoupled weight decay (0: Adam).
+	WeightDecay float64 `json:"weight_decay"`
+	// GradClip is the global gradient-norm clip (0: none).
+	GradClip float64 `json:"grad_clip"`
+	// EMA is the decay of the weights' moving average (0: none).
+	EMA float64 `json:"ema"`
+	// TimestepSampler is "uniform" or "loss-aware".
+	TimestepSampler string `json:"timestep_sampler"`
+	// Seed fixes initial weights, data order, noise and timesteps.
+	Seed int64 `json:"seed"`
+}
+
+// Default2D is the default configuration for 2-D toy data.
+func Default2D(dataset string) Config {
+	return Config{
+		Dataset: dataset, Timesteps: 1000, Schedule: "linear", Prediction: "eps", Loss: "simple",
+		Model: "mlp", BatchSize: 256, LearningRate: 1e-3, WarmupSteps: 100, EMA: 0.995,
+		TimestepSampler: "uniform", Seed: 0,
+	}
+}
+
+// Datasets returns the dataset names a Config accepts.
+func Datasets() []string { return toy2d.Names() }
+
+// Validate checks every field and names the first bad one.
+func (c Config) Validate() error {
+	if _, err := toy2d.ByName(c.Dataset); err != nil {
+		return fmt.Errorf("experiment: dataset: %w", err)
+	}
+	if c.Timesteps <= 0 {
+		return fmt.Errorf("experiment: timesteps must be > 0, got %d", c.Timesteps)
+	}
+	if _, err := schedules.New(c.Schedule, c.Timesteps); err != nil {
+		return fmt.Errorf("experiment: schedule: %w", err)
+	}
+	if _, err := diffusion.ParsePrediction(c.Prediction); err != nil {
+		return fmt.Errorf("experiment: prediction: %w", err)
+	}
+	if _, err := diffusion.ParseLossKind(c.Loss); err != nil {
+		return fmt.Errorf("experiment: loss: %w", err)
+	}
+	if _, err := c.variance(); err != nil {
+		return err
+	}
+	if c.Model != "mlp" {
+		return fmt.Errorf("experiment: unknown model %q (want mlp)", c.Model)
+	}
+	if err := c.MLP.Validate(); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	if c.BatchSize <= 0 {
+		return fmt.Errorf("experiment: batch size must be > 0, got %d", c.BatchSize)
+	}
+	if _, err := diffusion.NewTimestepSampler(c.TimestepSampler, c.Timesteps); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	_, _, tc, err := c.parts()
+	if err != nil {
+		return err
+	}
+	return tc.Validate()
+}
+
+func (c Config) variance() (diffusion.VarianceType, error) {
+	v := c.Variance
+	if v == "" {
+		if c.Loss == "hybrid" {
+			v = "learned"
+		} else {
+			v = "small"
+		}
+	}
+	vt, err := diffusion.ParseVarianceType(v)
+	if err != nil {
+		return 0, fmt.Errorf("experiment: variance: %w", err)
+	}
+	if c.Loss == "hybrid" && vt != diffusion.Learned {
+		return 0, fmt.Errorf("experiment: the hybrid loss needs variance \"learned\", got %q", v)
+	}
+	return vt, nil
+}
+
+// parts builds the process, denoiser and training configuration.
+func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.TrainConfig, error) {
+	var den diffusion.Denoiser
+	s, err := schedules.New(c.Schedule, c.Timesteps)
+	if err != nil {
+		return nil, den, diffusion.TrainConfig{}, fmt.Errorf("experiment: schedule: %w", err)
+	}
+	p, err := diffusion.NewProcess(s)
+	if err != nil {
+		return nil, den, diffusion.TrainConfig{}, err
+	}
+	pred, err := diffusion.ParsePrediction(c.Prediction)
+	if err != nil {
+		return nil, den, diffusion.TrainConfig{}, err
+	}
+	kind, err := diffusion.ParseLossKind(c.Loss)
+	if err != nil {
+		return nil, den, diffusion.TrainConfig{}, err
+	}
+	vt, err := c.variance()
+	if err != nil {
+		return nil, den, diffusion.TrainConfig{}, err
+	}
+	mlp := c.MLP
+	mlp.LearnedVariance = vt == diffusion.Learned
+	den = diffusion.Denoiser{Fn: unet.MLP(mlp), Prediction: pred, LearnedVariance: mlp.LearnedVariance}
+	tc := diffusion.TrainConfig{
+		LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps, WeightDecay: c.WeightDecay,
+		GradClipNorm: c.GradClip, EMADecay: c.EMA, TimestepSampler: c.TimestepSampler, Seed: c.Seed,
+		Loss: diffusion.LossConfig{Kind: kind, Variance: vt},
+	}
+	return p, den, tc, nil
+}
+
+// Build returns the process, the denoiser and the training configuration.
+func (c Config) Build() (*diffusion.Process, diffusion.Denoiser, diffusion.TrainConfig, error) {
+	if err := c.Validate(); err != nil {
+		return nil, diffusion.Denoiser{}, diffusion.TrainConfig{}, err
+	}
+	return c.parts()
+}
+
+// SampleVariance returns the sampling variance of p_θ implied by the
+// configuration (learned models use their own).
+func (c Config) SampleVariance() diffusion.VarianceType {
+	v, _ := c.variance()
+	return v
+}
+
+// DataDims returns the shape of one example.
+func (c Config) DataDims() []int { return []int{2} }
+
+// Data returns the training data: batches drawn from the dataset with a
+// generator seeded by (Seed, step), so that resumed training sees the same
+// batches.
+func (c Config) Data() (diffusion.Data, error) {
+	ds, err := toy2d.ByName(c.Dataset)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	return toyData{ds: ds, seed: uint64(c.Seed)}, nil
+}
+
+type toyData struct {
+	ds   toy2d.Dataset
+	seed uint64
+}
+
+// dataStream separates the data generator from the trainer's timestep generator.
+const dataStream = 0x9e3779b97f4a7c15
+
+func (d toyData) Batch(step int64, b int) (*tensors.Tensor, *tensors.Tensor, error) {
+	rng := rand.New(rand.NewPCG(d.seed^dataStream, uint64(step)))
+	return tensors.FromFlatDataAndDimensions(toy2d.Flatten32(d.ds.Sample(rng, b)), b, 2), nil, nil
+}
+
+// JSON returns the configuration's JSON form.
+func (c Config) JSON() json.RawMessage {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		panic(err) // a Config always marshals
+	}
+	return b
+}
+
+// FromJSON parses a configuration stored in a checkpoint.
+func FromJSON(b []byte) (Config, error) {
+	var c Config
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("experiment: reading configuration: %w", err)
+	}
+	return c, nil
+}
+
+// Diff lists the fields (by JSON name) whose values differ between a and b.
+func Diff(a, b Config) []string {
+	var diffs []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	t := va.Type()
+	for i := range t.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			name := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]
+			diffs = append(diffs, fmt.Sprintf("%s: %v vs %v", name, va.Field(i).Interface(), vb.Field(i).Interface()))
+		}
+	}
+	return diffs
+}

@@ -1,0 +1,139 @@
+package experiment
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/godiffusion/diffusion-models/backend"
+	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
+)
+
+// TestGaussians8Quality trains the default 2-D configuration on gaussians8
+// for 3,000 steps on the pure-Go backend and checks DDPM (1,000 steps) and
+// DDIM (η = 0, 50 steps) samples:
+//
+//   - every one of the 8 modes holds between 8.5% and 16.5% of the samples
+//     (equal mass is 12.5%; ±4 points is about 6 binomial standard errors at
+//     n = 1,500, so only a real imbalance fails);
+//   - at most 5% of the samples lie farther than 0.5 (5 σ) from every centre;
+//   - the mean negative log-likelihood of the samples under the true density
+//     is within 0.6 nats of that of fresh data (≈ 0.33 nats). Samples spread
+//     with σ' around each centre cost σ'²/σ² − 1 nats more than the data, so
+//     0.6 nats allows modes about 26% wider than the truth; twice as wide
+//     would cost 3 nats.
+func TestGaussians8Quality(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model for ~30 s")
+	}
+	c := Default2D("gaussians8")
+	p, den, tc, err := c.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := backend.MustShared()
+	tr, err := diffusion.NewTrainer(b, p, den, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(data, diffusion.RunOptions{Steps: 3000, BatchSize: c.BatchSize}); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := tr.Checkpoint(c.JSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := diffusion.SamplingStore(ck, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddim, err := p.RespaceSpec("linspace:50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := toy2d.Gaussians8{}
+	fresh := g.Sample(rand.New(rand.NewPCG(3, 4)), 4000)
+	nllData := toy2d.MeanNLL(g, fresh)
+	const n = 1500
+	for _, s := range []struct {
+		name    string
+		sampler diffusion.Sampler
+	}{{"DDPM 1000 steps", diffusion.DDPM{P: p, Variance: c.SampleVariance()}}, {"DDIM 50 steps", diffusion.DDIM{P: ddim}}} {
+		x, err := diffusion.Sample(b, store, den, s.sampler, n, c.DataDims(), diffusion.SampleOptions{Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pts, err := toy2d.FromFlat32(tensors.MustCopyFlatData[float32](x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts, outliers := g.ModeCounts(pts, 0.5)
+		nll := toy2d.MeanNLL(g, pts)
+		var shares []float64
+		for _, k := range counts {
+			shares = append(shares, float64(k)/n)
+		}
+		t.Logf("%s: mode shares %.3f, off-mode %.3f, NLL %.3f nats (data %.3f)", s.name, shares, float64(outliers)/n, nll, nllData)
+		for i, sh := range shares {
+			if sh < 0.085 || sh > 0.165 {
+				t.Errorf("%s: mode %d holds %.3f of the samples, want 0.085–0.165", s.name, i, sh)
+			}
+		}
+		if float64(outliers)/n > 0.05 {
+			t.Errorf("%s: %.3f of the samples are off every mode, want ≤ 0.05", s.name, float64(outliers)/n)
+		}
+		if nll-nllData > 0.6 {
+			t.Errorf("%s: NLL %.3f nats, more than 0.6 above the data's %.3f", s.name, nll, nllData)
+		}
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	good := Default2D("moons")
+	if err := good.Validate(); err != nil {
+		t.Fatalf("default config rejected: %v", err)
+	}
+	cases := []struct {
+		mutate func(*Config)
+		want   string
+	}{
+		{func(c *Config) { c.Dataset = "spirals" }, "spirals"},
+		{func(c *Config) { c.Schedule = "quadratic" }, "quadratic"},
+		{func(c *Config) { c.Timesteps = 0 }, "timesteps"},
+		{func(c *Config) { c.Prediction = "noise" }, "noise"},
+		{func(c *Config) { c.Loss = "l1" }, "l1"},
+		{func(c *Config) { c.Loss = "hybrid"; c.Variance = "small" }, "hybrid"},
+		{func(c *Config) { c.Model = "unet" }, "unet"},
+		{func(c *Config) { c.BatchSize = 0 }, "batch"},
+		{func(c *Config) { c.EMA = 1 }, "EMA"},
+		{func(c *Config) { c.TimestepSampler = "importance" }, "importance"},
+	}
+	for _, tc := range cases {
+		c := good
+		tc.mutate(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("config %+v: error %v, want one naming %q", c, err, tc.want)
+		}
+	}
+	// JSON round trip and Diff.
+	back, err := FromJSON(good.JSON())
+	if err != nil || len(Diff(good, back)) != 0 {
+		t.Errorf("JSON round trip: %v, diff %v", err, Diff(good, back))
+	}
+	other := good
+	other.LearningRate = 0.5
+	if d := Diff(good, other); len(d) != 1 || !strings.HasPrefix(d[0], "lr:") {
+		t.Errorf("Diff = %v, want one entry for lr", d)
+	}
+	if _, err := FromJSON([]byte(`{"dataset":"moons","bogus":1}`)); err == nil {
+		t.Errorf("unknown field accepted")
+	}
+}
