@@ -10,18 +10,24 @@ GO ?= go
 TEST_BACKEND ?= go:parallelism=-1
 DEMO_DIR ?= out/demo
 DEMO_STEPS ?= 3000
+# Notebooks in reading order, and the Python that has nbclient (set by jupyter-setup).
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+JUPYTER_PY := .tools/python
 
-.PHONY: all test vet fmt-check gotest demo build clean help
+.PHONY: all test vet fmt-check gotest notebooks-test notebooks jupyter jupyter-setup demo build clean help
 
 all: test
 
 help:
 	@echo "make demo   train a 2-D diffusion model on gaussians8 and sample it ($(DEMO_DIR)/)"
-	@echo "make test   gofmt check, go vet and every Go test (what CI runs)"
+	@echo "make test   gofmt check, go vet, every Go test and every notebook (what CI runs)"
+	@echo "make jupyter        open the notebooks in JupyterLab (or the classic Notebook)"
+	@echo "make notebooks      re-execute the notebooks in place, refreshing their outputs"
+	@echo "make jupyter-setup  install GoNB, gopls, goimports and Jupyter; register the kernel"
 	@echo "make build  build the commands into bin/"
 
 ## test: everything CI runs.
-test: fmt-check vet gotest
+test: fmt-check vet gotest notebooks-test
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
@@ -31,6 +37,21 @@ vet:
 
 gotest:
 	GOMLX_BACKEND=$(TEST_BACKEND) $(GO) test -count=1 ./...
+
+## Notebooks: executed headlessly into notebooks/.executed/; a failing cell,
+## or a cell whose stderr shows a failed command, fails the target.
+jupyter-setup:
+	bash tools/jupyter-setup.sh
+
+notebooks-test: jupyter-setup
+	$(if $(NOTEBOOKS),$(JUPYTER_PY) tools/nbrun.py check $(NOTEBOOKS),@echo "no notebooks yet")
+
+notebooks: jupyter-setup
+	$(JUPYTER_PY) tools/nbrun.py refresh $(NOTEBOOKS)
+
+jupyter: jupyter-setup
+	cd notebooks && if command -v jupyter-lab >/dev/null || [ -x ../.tools/venv/bin/jupyter-lab ]; then \
+	  PATH="$(CURDIR)/.tools/venv/bin:$$PATH" jupyter lab; else jupyter notebook; fi
 
 ## demo: the main job — train, then sample.
 demo:

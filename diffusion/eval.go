@@ -34,6 +34,9 @@ type VLBOptions struct {
 	Seed int64
 	// Variance is used when the denoiser has no learned variance.
 	Variance VarianceType
+	// Decoder is the L₀ term's likelihood: DiscretizedDecoder (the zero
+	// value) for 8-bit data in [−1, 1], GaussianDecoder for continuous data.
+	Decoder Decoder
 	// BatchSize bounds how many examples are evaluated at once (0: all).
 	BatchSize int
 	// Cond is the conditioning of every example, or nil.
@@ -42,9 +45,9 @@ type VLBOptions struct {
 	Progress io.Writer
 }
 
-// VLB computes the full variational bound of the examples x₀ (8-bit data
-// scaled to [−1, 1] for the decoder term) under the denoiser, visiting every
-// step of p, with x_t drawn once per example and step.
+// VLB computes the full variational bound of the examples x₀ under the
+// denoiser, visiting every step of p, with x_t drawn once per example and
+// step. With the DiscretizedDecoder, x₀ must hold 8-bit data scaled to [−1, 1].
 func VLB(backend compute.Backend, store *model.Store, den Denoiser, p *Process, x0 *tensors.Tensor, opts VLBOptions) (*VLBResult, error) {
 	sh := x0.Shape()
 	if sh.Rank() < 2 {
@@ -63,7 +66,7 @@ func VLB(backend compute.Backend, store *model.Store, den Denoiser, p *Process, 
 		xt := p.QSample(x0, t, noise)
 		out := p.Predict(scope.In(ModelScope), den, xt, t, cond)
 		pm := p.PMeanVariance(den, out, xt, t, opts.Variance, false)
-		return p.VBTerm(pm, x0, xt, t), newRNG
+		return p.VBTerm(pm, x0, xt, t, opts.Decoder), newRNG
 	}
 	var exec *model.Exec
 	var err error

@@ -83,20 +83,55 @@ func (p *Process) Target(pred Prediction, x0, t, noise *Node) *Node {
 	return nil
 }
 
+// Decoder is the last reverse step's likelihood p_θ(x₀ | x₁), the L₀ term of
+// the bound.
+type Decoder int
+
+const (
+	// DiscretizedDecoder is DDPM's decoder for 8-bit data scaled to [−1, 1]:
+	// the Gaussian's mass over x₀'s bin (width 2/255, open tails). L₀ is then
+	// a negative log-probability and the bound bounds −log P(x₀) of discrete data.
+	DiscretizedDecoder Decoder = iota
+	// GaussianDecoder is the Gaussian density N(x₀; μ_θ(x₁, 1), σ₁²) for
+	// continuous data (2-D toy sets): the bound then bounds the negative
+	// log-density −log p_θ(x₀), comparable with a true density.
+	GaussianDecoder
+)
+
+// String returns "discretized" or "gaussian".
+func (d Decoder) String() string {
+	if d == GaussianDecoder {
+		return "gaussian"
+	}
+	return "discretized"
+}
+
 // VBTerm returns the term of the variational bound at steps t, in bits per
 // dimension, shape [B]:
 //
-//	t = 1 (index 0): L₀ = −log p_θ(x₀ | x₁), the discretized Gaussian decoder;
+//	t = 1 (index 0): L₀ = −log p_θ(x₀ | x₁), the decoder;
 //	t > 1:           L_{t−1} = KL(q(x_{t−1} | x_t, x₀) ‖ p_θ(x_{t−1} | x_t)).
 //
 // pm is p_θ(x_{t−1} | x_t) from [Process.PMeanVariance] (never clipped here).
-// The decoder term assumes x₀ holds 8-bit data scaled to [−1, 1].
-func (p *Process) VBTerm(pm PMean, x0, xt, t *Node) *Node {
+func (p *Process) VBTerm(pm PMean, x0, xt, t *Node, dec Decoder) *Node {
 	trueMean, _, trueLogVar := p.QPosterior(x0, xt, t)
 	kl := MeanFlat(dmath.NormalKLGraph(trueMean, trueLogVar, pm.Mean, pm.LogVariance))
-	nll := MeanFlat(Neg(dmath.DiscretizedGaussianLogLikelihoodGraph(x0, pm.Mean, pm.LogVariance)))
+	var logLik *Node
+	if dec == GaussianDecoder {
+		logLik = gaussianLogDensity(x0, pm.Mean, pm.LogVariance)
+	} else {
+		logLik = dmath.DiscretizedGaussianLogLikelihoodGraph(x0, pm.Mean, pm.LogVariance)
+	}
+	nll := MeanFlat(Neg(logLik))
 	isFirst := Equal(t, ScalarZero(t.Graph(), t.DType()))
 	return MulScalar(Where(isFirst, nll, kl), 1/math.Ln2)
+}
+
+// gaussianLogDensity is log N(x; mean, e^{logVar}) = −½(log 2π + logVar + (x−mean)² e^{−logVar}), element-wise.
+func gaussianLogDensity(x, mean, logVar *Node) *Node {
+	logVar = BroadcastToShape(logVar, x.Shape())
+	d := Sub(x, mean)
+	return MulScalar(AddScalar(Add(logVar, Mul(Square(d), Exp(Neg(logVar)))), math.Log(2*math.Pi)), -0.5)
 }
 
 // PriorBPD returns L_T = KL(q(x_T | x₀) ‖ N(0, I)) in bits per dimension,
@@ -134,6 +169,9 @@ type LossConfig struct {
 	// Variance is the fixed variance used by the bound when the denoiser does
 	// not learn its variance (LossVLB with a fixed variance trains the mean only).
 	Variance VarianceType
+	// Decoder is the L₀ term's likelihood (discretized for 8-bit images,
+	// Gaussian for continuous data).
+	Decoder Decoder
 }
 
 // Losses computes the training losses at x_t = q_sample(x₀, t, noise).
@@ -172,7 +210,7 @@ func (p *Process) Losses(scope *model.Scope, den Denoiser, x0, t, noise, cond *N
 		vbOut = Concatenate([]*Node{StopGradient(pred), v}, -1)
 	}
 	pm := p.PMeanVariance(den, vbOut, xt, t, cfg.Variance, false)
-	terms.VB = p.VBTerm(pm, x0, xt, t)
+	terms.VB = p.VBTerm(pm, x0, xt, t, cfg.Decoder)
 	switch cfg.Kind {
 	case LossHybrid:
 		terms.Loss = Add(terms.MSE, MulScalar(terms.VB, lambda*T))

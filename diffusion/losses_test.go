@@ -189,3 +189,35 @@ func TestPriorBPD(t *testing.T) {
 }
 
 var _ = shapes.Make
+
+// TestGaussianDecoder checks L₀ with the continuous decoder against
+// −log N(x₀; μ_θ, σ²) in float64 (per dimension, in bits).
+func TestGaussianDecoder(t *testing.T) {
+	s := mustSchedule(t, "linear", 100)
+	p := mustProcess(t, s)
+	r := newRef(s)
+	x0 := []float64{1.7, -2.2, 0.3, 0.05}
+	xt := []float64{1.6, -2.0, 0.4, 0.0}
+	den := toyDenoiser(PredictEpsilon, false)
+	outs := run(t, func(in []*Node) []*Node {
+		tt := in[2]
+		out := p.Predict(model.NewStore().RootScope(), den, in[1], tt, nil)
+		pm := p.PMeanVariance(den, out, in[1], tt, FixedLarge, false)
+		return []*Node{p.VBTerm(pm, in[0], in[1], tt, GaussianDecoder)}
+	}, tensors.FromFlatDataAndDimensions(x0, 2, 2), tensors.FromFlatDataAndDimensions(xt, 2, 2), t32([]int32{0, 0}))
+	_, beta2Tilde := r.posterior(1, 0, 0)
+	for b := range 2 {
+		var nll float64
+		for d := range 2 {
+			k := b*2 + d
+			eps, _ := toyOutput(xt[k], 0, false)
+			x0hat := (xt[k] - math.Sqrt(1-r.abar[0])*eps) / math.Sqrt(r.abar[0])
+			mean, _ := r.posterior(0, x0hat, xt[k])
+			v := beta2Tilde // FixedLarge uses β̃₂ at the first step
+			nll += (0.5*math.Log(2*math.Pi*v) + (x0[k]-mean)*(x0[k]-mean)/(2*v)) / 2
+		}
+		if want := nll / math.Ln2; !close(outs[0][b], want, 1e-9) {
+			t.Errorf("example %d: L₀ = %g bits/dim, want %g", b, outs[0][b], want)
+		}
+	}
+}

@@ -29,7 +29,8 @@ type MLPConfig struct {
 	Activation string
 }
 
-func (c MLPConfig) withDefaults() MLPConfig {
+// WithDefaults returns the configuration with every zero field set to its default.
+func (c MLPConfig) WithDefaults() MLPConfig {
 	if c.Dim == 0 {
 		c.Dim = 2
 	}
@@ -50,7 +51,7 @@ func (c MLPConfig) withDefaults() MLPConfig {
 
 // Validate reports a configuration that cannot be built.
 func (c MLPConfig) Validate() error {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	if c.Dim < 1 || c.Hidden < 1 || c.Blocks < 0 || c.TimeDim < 2 || c.TimeDim%2 != 0 {
 		return fmt.Errorf("unet: invalid MLP config %+v (need Dim, Hidden ≥ 1, Blocks ≥ 0, even TimeDim ≥ 2)", c)
 	}
@@ -62,7 +63,7 @@ func (c MLPConfig) Validate() error {
 
 // NumParams returns the number of trainable parameters of the MLP.
 func (c MLPConfig) NumParams() int {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	h, e := c.Hidden, c.TimeDim
 	out := c.Dim
 	if c.LearnedVariance {
@@ -86,7 +87,7 @@ func (c MLPConfig) NumParams() int {
 //
 // cond is ignored. Variables live under the scope given at call time.
 func MLP(c MLPConfig) func(scope *model.Scope, xt, t, cond *Node) *Node {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	act, err := Activation(c.Activation)
 	if err != nil {
 		exceptions.Panicf("%v", err)

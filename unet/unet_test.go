@@ -46,7 +46,7 @@ func TestMLPParams(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := c.withDefaults().Dim
+		d := c.WithDefaults().Dim
 		x := tensors.FromFlatDataAndDimensions(make([]float32, 5*d), 5, d)
 		out, err := e.Call(x, tensors.FromValue([]int32{0, 1, 2, 3, 4}))
 		if err != nil {

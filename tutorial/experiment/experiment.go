@@ -155,7 +155,7 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 	tc := diffusion.TrainConfig{
 		LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps, WeightDecay: c.WeightDecay,
 		GradClipNorm: c.GradClip, EMADecay: c.EMA, TimestepSampler: c.TimestepSampler, Seed: c.Seed,
-		Loss: diffusion.LossConfig{Kind: kind, Variance: vt},
+		Loss: diffusion.LossConfig{Kind: kind, Variance: vt, Decoder: c.Decoder()},
 	}
 	return p, den, tc, nil
 }
@@ -174,6 +174,10 @@ func (c Config) SampleVariance() diffusion.VarianceType {
 	v, _ := c.variance()
 	return v
 }
+
+// Decoder returns the likelihood of the bound's last term: Gaussian for the
+// continuous 2-D datasets.
+func (c Config) Decoder() diffusion.Decoder { return diffusion.GaussianDecoder }
 
 // DataDims returns the shape of one example.
 func (c Config) DataDims() []int { return []int{2} }

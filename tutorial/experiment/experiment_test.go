@@ -137,3 +137,36 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("unknown field accepted")
 	}
 }
+
+func TestLoadOrTrain(t *testing.T) {
+	c := Default2D("moons")
+	c.Timesteps, c.MLP.Hidden, c.MLP.Blocks = 20, 8, 1
+	dir := t.TempDir()
+	var log strings.Builder
+	first, err := LoadOrTrain(backend.MustShared(), c, 5, dir, &log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Loaded || !strings.Contains(log.String(), "trained") {
+		t.Errorf("first call should train: loaded=%v log %q", first.Loaded, log.String())
+	}
+	log.Reset()
+	second, err := LoadOrTrain(backend.MustShared(), c, 5, dir, &log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Loaded || !strings.Contains(log.String(), "loaded cached model") || second.Path != first.Path {
+		t.Errorf("second call should load %s: loaded=%v log %q", first.Path, second.Loaded, log.String())
+	}
+	for name, v := range first.Checkpoint.Variables {
+		if !v.Equal(second.Checkpoint.Variables[name]) {
+			t.Errorf("cached variable %s differs", name)
+		}
+	}
+	// Another configuration or step count is another model.
+	c2 := c
+	c2.LearningRate = 2e-3
+	if Key(c2, 5) == Key(c, 5) || Key(c, 6) == Key(c, 5) {
+		t.Errorf("keys do not tell configurations apart")
+	}
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/godiffusion/diffusion-models/backend"
+	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/tutorial/experiment"
+)
+
+func TestEval(t *testing.T) {
+	dir := t.TempDir()
+	c := experiment.Default2D("moons")
+	c.Timesteps, c.MLP.Hidden, c.MLP.Blocks = 30, 16, 1
+	p, den, tc, err := c.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := c.Data()
+	tr, err := diffusion.NewTrainer(backend.MustShared(), p, den, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(data, diffusion.RunOptions{Steps: 20, BatchSize: 32, CheckpointPath: filepath.Join(dir, "model.ckpt"), Config: c.JSON()}); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	plot := filepath.Join(dir, "bound.png")
+	if err := run([]string{"--model-path", dir, "--num-examples", "50", "--plot", plot, "--quiet"}, &out, &errb); err != nil {
+		t.Fatalf("eval: %v\n%s", err, errb.String())
+	}
+	// The bound on the model's NLL cannot be below the data's entropy estimate by much.
+	m := regexp.MustCompile(`bound on −log p_θ\(x₀\): ([-0-9.]+) nats`).FindStringSubmatch(out.String())
+	e := regexp.MustCompile(`true density on the same points: ([-0-9.]+) nats`).FindStringSubmatch(out.String())
+	if m == nil || e == nil {
+		t.Fatalf("output lacks the figures:\n%s", out.String())
+	}
+	bound, _ := strconv.ParseFloat(m[1], 64)
+	entropy, _ := strconv.ParseFloat(e[1], 64)
+	if bound < entropy-0.3 {
+		t.Errorf("bound %.3f nats is below the data's entropy %.3f nats", bound, entropy)
+	}
+	if _, err := os.Stat(plot); err != nil {
+		t.Errorf("no plot: %v", err)
+	}
+	for _, args := range [][]string{{}, {"--model-path", filepath.Join(dir, "missing")}, {"--model-path", dir, "--num-examples", "0"}} {
+		if err := run(append(args, "--quiet"), &out, &errb); err == nil {
+			t.Errorf("%v accepted", args)
+		} else if !strings.Contains(err.Error(), "model") && !strings.Contains(err.Error(), "num-examples") && !strings.Contains(err.Error(), "checkpoint") {
+			t.Errorf("%v: unclear error %v", args, err)
+		}
+	}
+}

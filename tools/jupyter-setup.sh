@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Set up everything the notebooks need, idempotently:
+#   1. GoNB, gopls and goimports, pinned in tools/go.mod, built into .tools/bin;
+#   2. Jupyter: Debian packages where apt is available (as root), else a Python
+#      virtual environment with JupyterLab in .tools/venv;
+#   3. the "gonb" kernel, registered with GOEXPERIMENT=simd and a PATH that finds
+#      go, gopls and goimports however Jupyter is started.
+# .tools/python is left pointing at a Python that has nbclient (used by nbrun.py).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$root/.tools/bin"
+mkdir -p "$bin"
+export PATH="$bin:$PATH"
+
+say() { printf 'jupyter-setup: %s\n' "$*"; }
+
+say "building GoNB, gopls and goimports into .tools/bin"
+(cd "$root/tools" && GOBIN="$bin" GOFLAGS=-mod=mod go install tool)
+
+has_nbclient() { "$1" -c 'import nbclient, nbformat, jupyter_client' >/dev/null 2>&1; }
+
+py=""
+if [ -x /usr/bin/python3 ] && has_nbclient /usr/bin/python3 && command -v jupyter >/dev/null; then
+  py=/usr/bin/python3
+elif command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  say "installing Jupyter from Debian packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    jupyter-nbconvert python3-nbclient python3-nbformat jupyter-client jupyter-notebook python3-ipykernel >/dev/null
+  py=/usr/bin/python3
+else
+  venv="$root/.tools/venv"
+  if ! [ -x "$venv/bin/python" ] || ! has_nbclient "$venv/bin/python"; then
+    say "installing JupyterLab into a virtual environment (.tools/venv)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q jupyterlab nbclient nbformat nbconvert
+  fi
+  py="$venv/bin/python"
+  export PATH="$venv/bin:$PATH"
+fi
+has_nbclient "$py" || { say "no usable Jupyter found with $py"; exit 1; }
+ln -sf "$py" "$root/.tools/python"
+
+say "registering the gonb kernel"
+"$bin/gonb" --install >/dev/null 2>&1 || "$bin/gonb" --install
+gobin="$(dirname "$(command -v go)")"
+"$py" - "$bin" "$gobin" <<'PY'
+import json, os, sys
+tools, gobin = sys.argv[1], sys.argv[2]
+path = os.path.expanduser("~/.local/share/jupyter/kernels/gonb/kernel.json")
+spec = json.load(open(path))
+env = spec.setdefault("env", {})
+env["GOEXPERIMENT"] = "simd"  # AVX2/AVX-512 matrix products on the pure-Go backend
+env["PATH"] = ":".join([tools, gobin, os.path.expanduser("~/go/bin"), "/usr/local/bin", "/usr/bin", "/bin"])
+json.dump(spec, open(path, "w"), indent=1)
+print("jupyter-setup: kernel", path, "env:", env)
+PY
+say "done"

@@ -1,0 +1,98 @@
+package experiment
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/compute"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
+)
+
+// Trained is a model ready to sample: its configuration, checkpoint and the
+// objects built from them.
+type Trained struct {
+	// Config is the configuration the model was trained with.
+	Config Config
+	// Steps is the number of training steps.
+	Steps int64
+	// Checkpoint holds the weights (raw and EMA) and the loss history.
+	Checkpoint *diffusion.Checkpoint
+	// Process and Denoiser are built from Config.
+	Process  *diffusion.Process
+	Denoiser diffusion.Denoiser
+	// Path is the checkpoint file in the cache folder.
+	Path string
+	// Loaded reports whether the model came from the cache (false: trained now).
+	Loaded bool
+}
+
+// Key identifies a configuration trained for a number of steps: the first
+// 12 hex digits of the SHA-256 of the configuration's JSON and the steps.
+func Key(c Config, steps int64) string {
+	h := sha256.Sum256(append(c.JSON(), fmt.Sprintf("\nsteps=%d", steps)...))
+	return hex.EncodeToString(h[:6])
+}
+
+// LoadOrTrain returns the model of configuration c trained for steps steps:
+// from cacheDir when a checkpoint with the same key is there, otherwise by
+// training it now and saving it there. It prints one line to log saying
+// which happened and with which configuration, so a notebook never hides a
+// stale model; a progress bar goes to progress (nil: none). A cached
+// checkpoint whose stored configuration differs from c is an error, never
+// silently used.
+func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log, progress io.Writer) (*Trained, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	p, den, tc, err := c.Build()
+	if err != nil {
+		return nil, err
+	}
+	key := Key(c, steps)
+	path := filepath.Join(cacheDir, fmt.Sprintf("%s-%s.ckpt", c.Dataset, key))
+	t := &Trained{Config: c, Steps: steps, Process: p, Denoiser: den, Path: path}
+	summary := fmt.Sprintf("%s, T=%d %s, %s/%s, %s MLP %d×%d, lr %g, batch %d, %d steps",
+		c.Dataset, c.Timesteps, c.Schedule, c.Prediction, c.Loss, c.MLP.WithDefaults().Activation,
+		c.MLP.WithDefaults().Hidden, c.MLP.WithDefaults().Blocks, c.LearningRate, c.BatchSize, steps)
+	ck, err := diffusion.ReadCheckpoint(path)
+	switch {
+	case err == nil:
+		saved, ferr := FromJSON(ck.Config)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if d := Diff(saved, c); len(d) > 0 || ck.Step != steps {
+			return nil, fmt.Errorf("experiment: cached %s does not match the requested configuration (%v, step %d vs %d); delete it", path, d, ck.Step, steps)
+		}
+		fmt.Fprintf(log, "loaded cached model %s (%s)\n", filepath.Base(path), summary)
+		t.Checkpoint, t.Loaded = ck, true
+		return t, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
+	data, err := c.Data()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := diffusion.NewTrainer(b, p, den, tc)
+	if err != nil {
+		return nil, err
+	}
+	if err := tr.Run(data, diffusion.RunOptions{Steps: steps, BatchSize: c.BatchSize, Progress: progress}); err != nil {
+		return nil, err
+	}
+	if t.Checkpoint, err = tr.Checkpoint(c.JSON()); err != nil {
+		return nil, err
+	}
+	if err := diffusion.WriteCheckpoint(path, t.Checkpoint); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "trained model %s now (%s); cached in %s\n", filepath.Base(path), summary, cacheDir)
+	return t, nil
+}
