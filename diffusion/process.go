@@ -58,8 +58,9 @@ const (
 	// is not needlessly wide.
 	FixedLarge
 	// Learned interpolates in log space between β̃_t and β_t with the model's
-	// extra output v ∈ [−1, 1]: log σ² = ½(v+1) log β_t + ½(1−v) log β̃_t
-	// (improved DDPM's learned range).
+	// extra output v: log σ² = ½(v+1) log β_t + ½(1−v) log β̃_t (improved
+	// DDPM's learned range). v = −1 gives β̃_t and v = 1 gives β_t; as in
+	// improved DDPM, v is not constrained to [−1, 1].
 	Learned
 )
 
@@ -103,8 +104,8 @@ type Denoiser struct {
 	// Prediction says what Fn's (first) output channels hold.
 	Prediction Prediction
 	// LearnedVariance says Fn's output has as many extra channels (after the
-	// prediction channels, on the last axis) holding v ∈ [−1, 1] for the
-	// Learned variance.
+	// prediction channels, on the last axis) holding the interpolation value
+	// v of the Learned variance.
 	LearnedVariance bool
 }
 

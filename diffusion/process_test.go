@@ -149,3 +149,67 @@ func TestRespacedModelTimesteps(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreOfOptimalDenoiser checks s = −ε̂/√(1−ᾱ_t) against the exact score
+// of the marginal of Gaussian data, ∇log q_t(x) = −(x − √ᾱ_t μ)/(ᾱ_t σ² + 1 − ᾱ_t),
+// and that EpsFromScore inverts ScoreFromEps.
+func TestScoreOfOptimalDenoiser(t *testing.T) {
+	const mu, std = -0.4, 0.7
+	s := mustSchedule(t, "cosine", 200)
+	p := mustProcess(t, s)
+	den := GaussianOptimalDenoiser(s, mu, std)
+	x := []float64{-2, -0.5, 0, 0.3, 1, 2.5}
+	steps := []int32{0, 10, 50, 100, 150, 199}
+	outs := run(t, func(in []*Node) []*Node {
+		eps := den.Fn(nil, in[0], in[1], nil)
+		score := p.ScoreFromEps(in[1], eps)
+		return []*Node{score, p.EpsFromScore(in[1], score), eps}
+	}, tensors.FromFlatDataAndDimensions(x, 6, 1), t32(steps))
+	for i, xi := range x {
+		a := s.AlphaBar[steps[i]]
+		want := -(xi - math.Sqrt(a)*mu) / (a*std*std + 1 - a)
+		if !close(outs[0][i], want, 1e-9) {
+			t.Errorf("t-index %d: score %g, exact %g", steps[i], outs[0][i], want)
+		}
+		if !close(outs[1][i], outs[2][i], 1e-9) {
+			t.Errorf("EpsFromScore(ScoreFromEps(ε)) = %g, want %g", outs[1][i], outs[2][i])
+		}
+	}
+}
+
+// TestChainMatchesClosedForm runs the Markov chain q(x_t | x_{t−1}) step by
+// step in float64 and checks, at several t, that x_t − √ᾱ_t x₀ has mean 0
+// and variance 1 − ᾱ_t (what QSample draws), within 4 standard errors.
+func TestChainMatchesClosedForm(t *testing.T) {
+	s := mustSchedule(t, "linear", 1000)
+	rng := rand.New(rand.NewPCG(12, 34))
+	const n = 20000
+	x0 := make([]float64, n)
+	for i := range x0 {
+		x0[i] = 1.5 * math.Tanh(rng.NormFloat64()) // any data will do
+	}
+	x := append([]float64(nil), x0...)
+	for step := 1; step <= s.T; step++ {
+		b := s.Beta[step-1]
+		for i := range x {
+			x[i] = math.Sqrt(1-b)*x[i] + math.Sqrt(b)*rng.NormFloat64()
+		}
+		if step != 10 && step != 200 && step != 1000 {
+			continue
+		}
+		ab := s.AlphaBar[step-1]
+		var m, v float64
+		for i := range x {
+			r := x[i] - math.Sqrt(ab)*x0[i]
+			m += r / n
+			v += r * r / n
+		}
+		v -= m * m
+		if se := math.Sqrt((1 - ab) / n); math.Abs(m) > 4*se {
+			t.Errorf("t=%d: mean residual %g, want 0 ± %g", step, m, 4*se)
+		}
+		if se := (1 - ab) * math.Sqrt(2.0/n); math.Abs(v-(1-ab)) > 4*se {
+			t.Errorf("t=%d: residual variance %g, want %g ± %g", step, v, 1-ab, 4*se)
+		}
+	}
+}

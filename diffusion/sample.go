@@ -71,7 +71,10 @@ func (s DDPM) Step(scope *model.Scope, den Denoiser, x, t, cond, rng *Node) (nex
 //	σ = η √((1−ᾱ_{t'})/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'}),
 //
 // where t' is the previous kept step (ᾱ = 1 after the last). η = 0 is
-// deterministic; η = 1 matches DDPM's β̃ variance on the same steps.
+// deterministic; η = 1 matches DDPM's β̃ variance on the same steps. η > 1
+// makes σ² exceed 1 − ᾱ_{t'} at some steps; the direction term is then
+// dropped (its coefficient clamped at 0) and the marginals are no longer
+// those of the forward process, so commands accept η ∈ [0, 1] only.
 type DDIM struct {
 	// P is the (usually respaced) process sampled.
 	P *Process

@@ -64,6 +64,22 @@ def problems_in_outputs(nb):
     return out
 
 
+def merge_streams(nb):
+    """Join consecutive stream outputs of the same name: GoNB sends each line
+    separately, which renders as many little blocks."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for o in cell.get("outputs", []):
+            if (merged and o.get("output_type") == "stream" and merged[-1].get("output_type") == "stream"
+                    and merged[-1].get("name") == o.get("name")):
+                merged[-1]["text"] += o.get("text", "")
+            else:
+                merged.append(o)
+        cell["outputs"] = merged
+
+
 def execute(nb, path, timeout, log):
     client = NotebookClient(
         nb,
@@ -103,6 +119,7 @@ def main():
             probs.append(str(e).strip().splitlines()[-1][:500])
         except Exception as e:  # the kernel died or could not start
             probs.append(f"{type(e).__name__}: {e}")
+        merge_streams(nb)
         probs += problems_in_outputs(nb)
         elapsed = time.time() - start
         if args.mode == "refresh" and not probs:

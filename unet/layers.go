@@ -15,7 +15,8 @@ import (
 )
 
 // SinusoidalEmbedding embeds timesteps t ([B], any numeric dtype) as [B, dim]
-// (dim even), the Transformer position encoding used by DDPM:
+// (dim even), the Transformer position encoding as diffusion UNets use it
+// (sines first, as in DDPM; frequencies as in improved DDPM/ADM):
 //
 //	emb(t)_k = sin(t ω_k),  emb(t)_{k+dim/2} = cos(t ω_k),  ω_k = P^{−k/(dim/2)},  k = 0..dim/2−1,
 //

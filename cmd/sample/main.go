@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -48,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	samplerName := fs.String("sampler", "ddpm", "ddpm (ancestral) or ddim")
 	steps := fs.Int("sample-steps", 0, "number of sampling steps (0: every step for ddpm, 50 for ddim)")
 	spacing := fs.String("spacing", "linspace", "how the kept steps are spread: linspace, leading, trailing (or ddim: improved DDPM's stride rule)")
-	eta := fs.Float64("eta", 0, "DDIM η (0: deterministic, 1: DDPM-like noise)")
+	eta := fs.Float64("eta", 0, "DDIM η in [0, 1] (0: deterministic, 1: DDPM-like noise)")
 	variance := fs.String("variance", "", "sampling variance when not learned: small (β̃) or large (β) (default: the checkpoint's)")
 	clip := fs.Bool("clip", false, "clip the predicted x0 to [-1, 1] (for pixel data)")
 	noEMA := fs.Bool("no-ema", false, "sample with the raw weights instead of their EMA")
@@ -71,8 +70,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--num-samples must be > 0, got %d", *n)
 	case *steps < 0:
 		return fmt.Errorf("--sample-steps must be ≥ 0, got %d", *steps)
-	case *eta < 0 || math.IsNaN(*eta):
-		return fmt.Errorf("--eta must be ≥ 0, got %g", *eta)
+	case !(*eta >= 0 && *eta <= 1):
+		return fmt.Errorf("--eta must be in [0, 1], got %g", *eta)
 	}
 	switch *spacing {
 	case "linspace", "leading", "trailing", "ddim":

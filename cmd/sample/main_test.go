@@ -81,6 +81,7 @@ func TestSampleBadInput(t *testing.T) {
 		{[]string{"--model-path", corrupt}, "not a valid checkpoint"},
 		{[]string{"--model-path", dir, "--num-samples", "0"}, "--num-samples"},
 		{[]string{"--model-path", dir, "--eta", "-1"}, "--eta"},
+		{[]string{"--model-path", dir, "--eta", "1.5"}, "--eta"},
 		{[]string{"--model-path", dir, "--sampler", "ddim", "--sample-steps", "500"}, "500"},
 		{[]string{"--model-path", dir, "--variance", "learned"}, "learn"},
 		{[]string{"--model-path", dir, "--spacing", "random"}, "random"},

@@ -79,8 +79,12 @@ func (c Config) Validate() error {
 	if _, err := schedules.New(c.Schedule, c.Timesteps); err != nil {
 		return fmt.Errorf("experiment: schedule: %w", err)
 	}
-	if _, err := diffusion.ParsePrediction(c.Prediction); err != nil {
+	pred, err := diffusion.ParsePrediction(c.Prediction)
+	if err != nil {
 		return fmt.Errorf("experiment: prediction: %w", err)
+	}
+	if strings.HasSuffix(c.Schedule, schedules.ZeroSNRSuffix) && pred == diffusion.PredictEpsilon {
+		return fmt.Errorf("experiment: schedule %q reaches ᾱ_T = 0, where x₀ cannot be recovered from ε; use --prediction v or x0", c.Schedule)
 	}
 	if _, err := diffusion.ParseLossKind(c.Loss); err != nil {
 		return fmt.Errorf("experiment: loss: %w", err)

@@ -170,3 +170,15 @@ func TestLoadOrTrain(t *testing.T) {
 		t.Errorf("keys do not tell configurations apart")
 	}
 }
+
+func TestZeroSNRNeedsVOrX0(t *testing.T) {
+	c := Default2D("moons")
+	c.Schedule = "cosine+zero-snr"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "prediction") {
+		t.Errorf("zero-SNR with ε-prediction: error %v, want one about the prediction", err)
+	}
+	c.Prediction = "v"
+	if err := c.Validate(); err != nil {
+		t.Errorf("zero-SNR with v-prediction rejected: %v", err)
+	}
+}

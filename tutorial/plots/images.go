@@ -116,3 +116,20 @@ func ImageGrid(images [][]float32, h, w, c int, cols int, pad int) (image.Image,
 	}
 	return rgba, nil
 }
+
+// Upscale enlarges img by an integer factor with nearest-neighbour
+// sampling, so that small images (28×28 digits) stay crisp when displayed.
+// A factor below 2 returns img unchanged.
+func Upscale(img image.Image, factor int) image.Image {
+	if factor < 2 {
+		return img
+	}
+	b := img.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*factor, b.Dy()*factor))
+	for y := range b.Dy() * factor {
+		for x := range b.Dx() * factor {
+			out.Set(x, y, img.At(b.Min.X+x/factor, b.Min.Y+y/factor))
+		}
+	}
+	return out
+}

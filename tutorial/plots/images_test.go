@@ -242,3 +242,27 @@ func ExampleImageGrid() {
 	// [128 0 255 128 128 0 128]
 	// [128 128 128 128 128 128 128]
 }
+
+func TestUpscale(t *testing.T) {
+	src := image.NewGray(image.Rect(0, 0, 2, 1))
+	src.SetGray(0, 0, color.Gray{Y: 10})
+	src.SetGray(1, 0, color.Gray{Y: 200})
+	up := Upscale(src, 3)
+	if b := up.Bounds(); b.Dx() != 6 || b.Dy() != 3 {
+		t.Fatalf("upscaled size %v, want 6×3", b)
+	}
+	for y := range 3 {
+		for x := range 6 {
+			want := uint8(10)
+			if x >= 3 {
+				want = 200
+			}
+			if r, _, _, _ := up.At(x, y).RGBA(); uint8(r>>8) != want {
+				t.Errorf("pixel (%d,%d) = %d, want %d", x, y, r>>8, want)
+			}
+		}
+	}
+	if Upscale(src, 1) != image.Image(src) {
+		t.Errorf("factor 1 should return the image unchanged")
+	}
+}
