@@ -49,7 +49,8 @@ notebooks-test: jupyter-setup
 notebooks: jupyter-setup
 	$(JUPYTER_PY) tools/nbrun.py refresh $(NOTEBOOKS)
 
-jupyter: jupyter-setup
+jupyter:
+	JUPYTER_SERVER=1 bash tools/jupyter-setup.sh
 	cd notebooks && if command -v jupyter-lab >/dev/null || [ -x ../.tools/venv/bin/jupyter-lab ]; then \
 	  PATH="$(CURDIR)/.tools/venv/bin:$$PATH" jupyter lab; else jupyter notebook; fi
 

@@ -49,6 +49,9 @@ type VLBOptions struct {
 // denoiser, visiting every step of p, with x_t drawn once per example and
 // step. With the DiscretizedDecoder, x₀ must hold 8-bit data scaled to [−1, 1].
 func VLB(backend compute.Backend, store *model.Store, den Denoiser, p *Process, x0 *tensors.Tensor, opts VLBOptions) (*VLBResult, error) {
+	if store == nil {
+		store = model.NewStore() // an analytic denoiser needs no variables
+	}
 	sh := x0.Shape()
 	if sh.Rank() < 2 {
 		return nil, fmt.Errorf("diffusion: VLB needs examples shaped [N, ...], got %s", sh)

@@ -192,8 +192,12 @@ type SampleOptions struct {
 }
 
 // Sample draws n samples of shape [n, dims...] with sampler s and the
-// denoiser's variables in store (under [ModelScope]).
+// denoiser's variables in store (under [ModelScope]); store may be nil for a
+// denoiser without variables (an analytic one).
 func Sample(backend compute.Backend, store *model.Store, den Denoiser, s Sampler, n int, dims []int, opts SampleOptions) (*tensors.Tensor, error) {
+	if store == nil {
+		store = model.NewStore() // an analytic denoiser needs no variables
+	}
 	if n <= 0 {
 		return nil, fmt.Errorf("diffusion: Sample needs n > 0, got %d", n)
 	}
@@ -310,6 +314,9 @@ func callSafely(exec *model.Exec, args ...any) ([]*tensors.Tensor, error) {
 // η = 0, decoding the result with [Sample] (SampleOptions.XT) approximately
 // returns x₀; the error shrinks with the number of steps.
 func Encode(backend compute.Backend, store *model.Store, den Denoiser, s DDIM, x0 *tensors.Tensor, opts SampleOptions) (*tensors.Tensor, error) {
+	if store == nil {
+		store = model.NewStore() // an analytic denoiser needs no variables
+	}
 	if x0 == nil || x0.Shape().Rank() < 1 {
 		return nil, fmt.Errorf("diffusion: Encode needs data shaped [N, ...]")
 	}

@@ -6,6 +6,8 @@
 #   3. the "gonb" kernel, registered with GOEXPERIMENT=simd and a PATH that finds
 #      go, gopls and goimports however Jupyter is started.
 # .tools/python is left pointing at a Python that has nbclient (used by nbrun.py).
+# With JUPYTER_SERVER=1 (make jupyter) it also makes sure a notebook server is
+# installed: JupyterLab where it is, else Debian's classic Notebook.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/.tools/bin"
@@ -15,7 +17,7 @@ export PATH="$bin:$PATH"
 say() { printf 'jupyter-setup: %s\n' "$*"; }
 
 say "building GoNB, gopls and goimports into .tools/bin"
-(cd "$root/tools" && GOBIN="$bin" GOFLAGS=-mod=mod go install tool)
+(cd "$root/tools" && GOEXPERIMENT='' GOBIN="$bin" GOFLAGS=-mod=mod go install tool)
 
 has_nbclient() { "$1" -c 'import nbclient, nbformat, jupyter_client' >/dev/null 2>&1; }
 
@@ -39,6 +41,16 @@ else
   export PATH="$venv/bin:$PATH"
 fi
 has_nbclient "$py" || { say "no usable Jupyter found with $py"; exit 1; }
+if [ "${JUPYTER_SERVER:-0}" = 1 ] && ! command -v jupyter-lab >/dev/null && ! command -v jupyter-notebook >/dev/null \
+  && ! [ -x "$root/.tools/venv/bin/jupyter-lab" ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    say "installing Debian's Jupyter Notebook server"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jupyter-notebook >/dev/null
+  else
+    say "installing JupyterLab into .tools/venv"
+    python3 -m venv "$root/.tools/venv" && "$root/.tools/venv/bin/pip" install -q jupyterlab
+  fi
+fi
 ln -sf "$py" "$root/.tools/python"
 
 say "registering the gonb kernel"

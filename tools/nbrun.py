@@ -64,9 +64,16 @@ def problems_in_outputs(nb):
     return out
 
 
+def settle_carriage_returns(text):
+    """What a terminal shows of text with progress bars redrawn by \\r: on each
+    line, only what follows the last carriage return."""
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
 def merge_streams(nb):
-    """Join consecutive stream outputs of the same name: GoNB sends each line
-    separately, which renders as many little blocks."""
+    """Join consecutive stream outputs of the same name (GoNB sends each line
+    separately, which renders as many little blocks) and settle carriage
+    returns, so committed outputs show progress bars in their final state."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -77,6 +84,9 @@ def merge_streams(nb):
                 merged[-1]["text"] += o.get("text", "")
             else:
                 merged.append(o)
+        for o in merged:
+            if o.get("output_type") == "stream":
+                o["text"] = settle_carriage_returns(o.get("text", ""))
         cell["outputs"] = merged
 
 

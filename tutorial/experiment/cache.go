@@ -39,6 +39,11 @@ func Key(c Config, steps int64) string {
 	return hex.EncodeToString(h[:6])
 }
 
+// CachePath is where LoadOrTrain keeps the model of c trained for steps.
+func CachePath(cacheDir string, c Config, steps int64) string {
+	return filepath.Join(cacheDir, fmt.Sprintf("%s-%s.ckpt", c.Dataset, Key(c, steps)))
+}
+
 // LoadOrTrain returns the model of configuration c trained for steps steps:
 // from cacheDir when a checkpoint with the same key is there, otherwise by
 // training it now and saving it there. It prints one line to log saying
@@ -54,8 +59,7 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 	if err != nil {
 		return nil, err
 	}
-	key := Key(c, steps)
-	path := filepath.Join(cacheDir, fmt.Sprintf("%s-%s.ckpt", c.Dataset, key))
+	path := CachePath(cacheDir, c, steps)
 	t := &Trained{Config: c, Steps: steps, Process: p, Denoiser: den, Path: path}
 	summary := fmt.Sprintf("%s, T=%d %s, %s/%s, %s MLP %d×%d, lr %g, batch %d, %d steps",
 		c.Dataset, c.Timesteps, c.Schedule, c.Prediction, c.Loss, c.MLP.WithDefaults().Activation,
