@@ -14,7 +14,7 @@ DEMO_STEPS ?= 3000
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 JUPYTER_PY := .tools/python
 
-.PHONY: all test vet fmt-check gotest notebooks-test notebooks jupyter jupyter-setup demo build clean help
+.PHONY: all test vet fmt-check gotest notebooks-test notebooks jupyter jupyter-setup demo bench build clean help
 
 all: test
 
@@ -24,6 +24,7 @@ help:
 	@echo "make jupyter        open the notebooks in JupyterLab (or the classic Notebook)"
 	@echo "make notebooks      re-execute the notebooks in place, refreshing their outputs"
 	@echo "make jupyter-setup  install GoNB, gopls, goimports and Jupyter; register the kernel"
+	@echo "make bench  time training and sampling against the PyTorch peer"
 	@echo "make build  build the commands into bin/"
 
 ## test: everything CI runs.
@@ -60,6 +61,10 @@ demo:
 	$(GO) run ./cmd/train --dataset gaussians8 --timesteps 1000 --batch-size 256 --steps $(DEMO_STEPS) --out $(DEMO_DIR)
 	$(GO) run ./cmd/sample --model-path $(DEMO_DIR) --num-samples 2000 --sampler ddpm --out $(DEMO_DIR)/samples
 	@echo "samples: $(DEMO_DIR)/samples.png and $(DEMO_DIR)/samples.csv; loss curve: $(DEMO_DIR)/loss.png"
+
+## bench: Go against the PyTorch peer (needs Debian's python3-torch; see bench/README.md).
+bench:
+	$(GO) run ./cmd/bench
 
 build:
 	$(GO) build -o bin/ ./cmd/...

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/tutorial/experiment"
+)
+
+// sideResult is what one side (Go or PyTorch) measured for one activation.
+type sideResult struct {
+	params     int
+	train      timing
+	sample     timing
+	peakRSSMiB float64 // 0: unknown
+	otherCPU   float64 // share of the CPUs used by other processes meanwhile (< 0: unknown)
+}
+
+// benchGo times the Go training step and sampling step for one activation.
+func benchGo(b compute.Backend, act string, o options, stderr io.Writer) (sideResult, error) {
+	var res sideResult
+	c := experiment.Default2D("gaussians8")
+	c.MLP.Activation = act
+	p, den, tc, err := c.Build()
+	if err != nil {
+		return res, err
+	}
+	data, err := c.Data()
+	if err != nil {
+		return res, err
+	}
+	// Start the peak-memory measurement afresh for this activation: collect
+	// what earlier ones left, then reset the kernel's high-water mark.
+	runtime.GC()
+	debug.FreeOSMemory()
+	resetPeakRSS()
+
+	tr, err := diffusion.NewTrainer(b, p, den, tc)
+	if err != nil {
+		return res, err
+	}
+	// The batches are drawn beforehand so that only the step is timed.
+	total := o.warmup + o.runs
+	batches := make([]*tensors.Tensor, total)
+	for i := range batches {
+		if batches[i], _, err = data.Batch(int64(i), o.batch); err != nil {
+			return res, err
+		}
+	}
+	var profile *os.File
+	res.train, err = timeCalls(o.warmup, o.runs, func(i int) error {
+		if i == o.warmup && o.cpuProfile != "" {
+			// Only the timed steps are profiled, not the compilation.
+			f, perr := startProfile(profilePath(o.cpuProfile, act))
+			if perr != nil {
+				return perr
+			}
+			profile = f
+			fmt.Fprintf(stderr, "bench: %s: CPU profile of the timed training steps → %s\n", act, f.Name())
+		}
+		_, err := tr.TrainStep(batches[i], nil)
+		return err
+	})
+	if profile != nil {
+		pprof.StopCPUProfile()
+		if cerr := profile.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("--cpuprofile: %w", cerr)
+		}
+	}
+	if err != nil {
+		return res, fmt.Errorf("training step: %w", err)
+	}
+	res.params = modelParams(tr.Store())
+
+	// Sampling uses the EMA weights, as diffusion.Sample does by default.
+	ck, err := tr.Checkpoint(nil)
+	if err != nil {
+		return res, err
+	}
+	store, err := diffusion.SamplingStore(ck, true)
+	if err != nil {
+		return res, err
+	}
+	sampler := diffusion.DDPM{P: p, Variance: c.SampleVariance()}
+	st, err := newSampleStep(b, store, den, sampler, o.samples)
+	if err != nil {
+		return res, err
+	}
+	defer st.exec.Finalize()
+	T := p.T()
+	res.sample, err = timeCalls(o.warmup, o.runs, func(i int) error {
+		// Step indices T−1, T−2, … as in a sampling run.
+		return st.step(T - 1 - i%T)
+	})
+	if err != nil {
+		return res, fmt.Errorf("sampling step: %w", err)
+	}
+	if err := st.checkFinite(); err != nil {
+		return res, err
+	}
+	res.peakRSSMiB = peakRSSMiB()
+	return res, nil
+}
+
+// modelParams counts the elements of the trainable variables under the
+// model's scope: the parameters of the graph that was actually built.
+func modelParams(store *model.Store) int {
+	n := 0
+	prefix := "/" + diffusion.ModelScope + "/"
+	for v := range store.IterVariables() {
+		if v.Trainable && strings.HasPrefix(v.Path(), prefix) {
+			n += v.Shape().Size()
+		}
+	}
+	return n
+}
+
+// sampleStep is one compiled sampler step x_t → x_{t−1} on n samples, built
+// as diffusion.Sample builds it, with its running state.
+type sampleStep struct {
+	exec *model.Exec
+	x    *tensors.Tensor // current samples [n, 2]
+	rng  *tensors.Tensor // random state
+}
+
+func newSampleStep(b compute.Backend, store *model.Store, den diffusion.Denoiser, s diffusion.Sampler, n int) (*sampleStep, error) {
+	exec, err := model.NewExec(b, store, func(scope *model.Scope, x, tIdx, rng *Node) (*Node, *Node, *Node) {
+		t := BroadcastToDims(ConvertDType(tIdx, dtypes.Int32), x.Shape().Dimensions[0])
+		return s.Step(scope.In(diffusion.ModelScope), den, x, t, nil, rng)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rng, err := RNGStateFromSeed(1)
+	if err != nil {
+		return nil, err
+	}
+	// x_T ~ N(0, I), drawn on the host.
+	r := rand.New(rand.NewPCG(1, 2))
+	x0 := make([]float32, 2*n)
+	for i := range x0 {
+		x0[i] = float32(r.NormFloat64())
+	}
+	return &sampleStep{exec: exec, x: tensors.FromFlatDataAndDimensions(x0, n, 2), rng: rng}, nil
+}
+
+// step runs the compiled step at step index t, replacing the samples and the
+// random state by the step's outputs.
+func (s *sampleStep) step(t int) error {
+	var outs []*tensors.Tensor
+	var callErr error
+	if err := exceptions.TryCatch[error](func() {
+		outs, callErr = s.exec.Call(s.x, tensors.FromScalar(int32(t)), s.rng)
+	}); err != nil {
+		return err
+	}
+	if callErr != nil {
+		return callErr
+	}
+	s.x, s.rng = outs[0], outs[2]
+	return nil
+}
+
+// checkFinite reports samples that are NaN or infinite (a broken step).
+func (s *sampleStep) checkFinite() error {
+	for i, v := range tensors.MustCopyFlatData[float32](s.x) {
+		if v != v || v > 1e30 || v < -1e30 {
+			return fmt.Errorf("sampling step: sample value %d is %v", i, v)
+		}
+	}
+	return nil
+}
+
+// timeCalls calls fn(i) for i = 0 … warmup−1 untimed, then for i = warmup …
+// warmup+runs−1 timed, and summarises the timed calls; First is the first
+// call, warm-up or not.
+func timeCalls(warmup, runs int, fn func(i int) error) (timing, error) {
+	var first time.Duration
+	ms := make([]float64, 0, runs)
+	for i := range warmup + runs {
+		start := time.Now()
+		if err := fn(i); err != nil {
+			return timing{}, err
+		}
+		d := time.Since(start)
+		if i == 0 {
+			first = d
+		}
+		if i >= warmup {
+			ms = append(ms, float64(d)/float64(time.Millisecond))
+		}
+	}
+	t := summarize(ms)
+	t.First = float64(first) / float64(time.Millisecond)
+	return t, nil
+}
+
+// startProfile creates path and starts the CPU profiler writing to it.
+func startProfile(path string) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return f, nil
+}
+
+// profilePath inserts "-act" before the extension of path (cpu.prof → cpu-relu.prof).
+func profilePath(path, act string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-" + act + ext
+}
+
+// resetPeakRSS resets the kernel's high-water mark of this process's resident
+// memory to its current size (Linux ≥ 4.0; elsewhere it does nothing and the
+// peak counts from the start of the process).
+func resetPeakRSS() {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// peakRSSMiB returns the process's peak resident memory (getrusage maxrss,
+// KiB on Linux) in MiB, or 0 when unknown.
+func peakRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024
+}

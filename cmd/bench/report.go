@@ -1,0 +1,346 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// timing summarises repeated calls, in milliseconds.
+type timing struct {
+	// Median, Min and Max are over the timed runs.
+	Median, Min, Max float64
+	// First is the very first call (for the Go side, it compiles the graph).
+	First float64
+	// Runs is the number of timed runs.
+	Runs int
+}
+
+// summarize returns the median (the mean of the two middle values for an
+// even count), min and max of ms; ms must not be empty.
+func summarize(ms []float64) timing {
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	n := len(s)
+	med := s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return timing{Median: med, Min: s[0], Max: s[n-1], Runs: n}
+}
+
+// activationResult holds both sides for one activation (peer nil when it did not run).
+type activationResult struct {
+	activation string
+	goSide     sideResult
+	peer       *peerResult
+}
+
+// environment describes the run, for the report's header.
+type environment struct {
+	goVersion, simdHow     string
+	simd                   bool
+	backend, backendDesc   string
+	load                   string
+	busy                   float64 // share of the CPUs busy just before the run, or < 0
+	torch                  string
+	torchThreads           int
+	torchBLAS, torchMalloc string
+	peerNote               string
+}
+
+const banner = "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+
+func simdWarning(how string) string {
+	return "WARNING: this binary was built without GOEXPERIMENT=simd (" + how + ").\n" +
+		"The pure-Go backend's matrix products then run many times slower and the\n" +
+		"Go timings below are not representative. Run: GOEXPERIMENT=simd go run ./cmd/bench"
+}
+
+// simdEnabled reports whether this binary was built with GOEXPERIMENT=simd,
+// from the build settings (or, failing them, from runtime.Version, which
+// lists experiments after "X:"), and says where it looked.
+func simdEnabled() (bool, string) {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "GOEXPERIMENT" {
+				return hasExperiment(s.Value, "simd"), "build setting GOEXPERIMENT=" + s.Value
+			}
+		}
+	}
+	v := runtime.Version()
+	if _, list, ok := strings.Cut(v, "X:"); ok {
+		list, _, _ = strings.Cut(list, " ")
+		return hasExperiment(list, "simd"), "runtime.Version " + v
+	}
+	return false, "no GOEXPERIMENT build setting; runtime.Version " + v
+}
+
+// hasExperiment reports whether the comma-separated GOEXPERIMENT list turns
+// name on; a later "noNAME" turns it off again.
+func hasExperiment(list, name string) bool {
+	on := false
+	for _, e := range strings.Split(list, ",") {
+		switch strings.TrimSpace(e) {
+		case name:
+			on = true
+		case "no" + name:
+			on = false
+		}
+	}
+	return on
+}
+
+func goVersionLine() string {
+	return fmt.Sprintf("%s %s/%s, GOMAXPROCS %d", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
+}
+
+// loadAverage returns the 1, 5 and 15-minute load averages, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// cpuBusy returns the share of all CPU time spent outside idle over d, or
+// −1 when unknown. Measured while this process sleeps, it is the load of
+// everything else on the machine.
+func cpuBusy(d time.Duration) float64 {
+	b0, t0, ok0 := procStatCPU()
+	time.Sleep(d)
+	b1, t1, ok1 := procStatCPU()
+	if !ok0 || !ok1 || t1 <= t0 {
+		return -1
+	}
+	return (b1 - b0) / (t1 - t0)
+}
+
+// cpuSnapshot is the machine's CPU time and this process's own (with its
+// waited-for children), in seconds.
+type cpuSnapshot struct {
+	busy, total, own float64
+	ok               bool
+}
+
+// procStatCPU reads the aggregate "cpu" line of /proc/stat: the time spent
+// outside idle and iowait, and in all, in seconds (USER_HZ = 100).
+func procStatCPU() (busy, total float64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	var idle float64
+	for i, s := range f[1:] {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+		if i < 8 { // user … steal; guest time is already counted in user
+			total += v
+		}
+	}
+	const userHZ = 100
+	return (total - idle) / userHZ, total / userHZ, true
+}
+
+func takeCPUSnapshot() cpuSnapshot {
+	busy, total, ok := procStatCPU()
+	var self, children syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) != nil || syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children) != nil {
+		ok = false
+	}
+	sec := func(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
+	own := sec(self.Utime) + sec(self.Stime) + sec(children.Utime) + sec(children.Stime)
+	return cpuSnapshot{busy: busy, total: total, own: own, ok: ok}
+}
+
+// otherCPUShare is the share of all CPU time between a and b that other
+// processes used: (Δbusy − Δown)/Δtotal, or −1 when unknown.
+func otherCPUShare(a, b cpuSnapshot) float64 {
+	if !a.ok || !b.ok || b.total <= a.total {
+		return -1
+	}
+	return max(0, (b.busy-a.busy)-(b.own-a.own)) / (b.total - a.total)
+}
+
+// pureGoBackendName is compute.Backend.Name of the pure-Go backend (v0.1.2).
+const pureGoBackendName = "Go Backend"
+
+// goColumn names the Go column after the backend that ran.
+func goColumn(backendName string) string {
+	if backendName == pureGoBackendName {
+		return "Go (pure-Go backend)"
+	}
+	return "Go (" + backendName + " backend)"
+}
+
+// torchColumn names the PyTorch column after its major.minor version.
+func torchColumn(version string) string {
+	if version == "" {
+		return "PyTorch 1.13 CPU"
+	}
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) >= 2 {
+		version = parts[0] + "." + parts[1]
+	}
+	return "PyTorch " + version + " CPU"
+}
+
+// writeReport prints the header and the table.
+func writeReport(w io.Writer, env environment, o options, rows []activationResult) {
+	fmt.Fprintf(w, "# 2-D MLP diffusion model: Go against PyTorch (gaussians8, linear T=1000, ε prediction, Adam + EMA)\n\n")
+	if !env.simd {
+		fmt.Fprintf(w, "%s\n%s\n%s\n\n", banner, simdWarning(env.simdHow), banner)
+	}
+	fmt.Fprintf(w, "- Go: %s; %s\n", env.goVersion, env.simdHow)
+	fmt.Fprintf(w, "- backend: %s (%s)\n", env.backend, env.backendDesc)
+	if env.torch != "" {
+		fmt.Fprintf(w, "- PyTorch: %s, %d threads (torch.set_num_threads), BLAS: %s, malloc: %s; run after the Go side\n",
+			env.torch, env.torchThreads, env.torchBLAS, env.torchMalloc)
+	}
+	busy := "unknown"
+	if env.busy >= 0 {
+		busy = fmt.Sprintf("%.0f%%", 100*env.busy)
+	}
+	fmt.Fprintf(w, "- load average at start: %s; CPU busy with other work just before: %s\n", env.load, busy)
+	fmt.Fprintf(w, "- times in ms: median [min–max] of %d timed runs after %d warm-up runs\n\n", o.runs, o.warmup)
+
+	torchVer := env.torch
+	var busyActs []string
+	fmt.Fprintf(w, "| measurement | %s | %s | Go/PyTorch |\n", goColumn(env.backend), torchColumn(torchVer))
+	fmt.Fprintf(w, "|---|---:|---:|---:|\n")
+	for _, r := range rows {
+		g, p := r.goSide, r.peer
+		a := r.activation
+		row := func(name, gv, pv, ratio string) {
+			fmt.Fprintf(w, "| %s: %s | %s | %s | %s |\n", a, name, gv, pv, ratio)
+		}
+		pick := func(f func(sideResult) string) string {
+			if p == nil {
+				return "—"
+			}
+			return f(p.sideResult)
+		}
+		ratio := func(gv float64, f func(sideResult) float64) string {
+			if p == nil || f(p.sideResult) <= 0 || gv <= 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f×", gv/f(p.sideResult))
+		}
+		row("parameters", thousands(g.params), pick(func(s sideResult) string { return thousands(s.params) }),
+			ratio(float64(g.params), func(s sideResult) float64 { return float64(s.params) }))
+		row(fmt.Sprintf("train step, batch %d", o.batch), g.train.String(), pick(func(s sideResult) string { return s.train.String() }),
+			ratio(g.train.Median, func(s sideResult) float64 { return s.train.Median }))
+		row("first train step (Go: + graph compilation)", ms(g.train.First), pick(func(s sideResult) string { return ms(s.train.First) }),
+			ratio(g.train.First, func(s sideResult) float64 { return s.train.First }))
+		row(fmt.Sprintf("DDPM sample step, %d samples", o.samples), g.sample.String(), pick(func(s sideResult) string { return s.sample.String() }),
+			ratio(g.sample.Median, func(s sideResult) float64 { return s.sample.Median }))
+		row("first sample step (Go: + graph compilation)", ms(g.sample.First), pick(func(s sideResult) string { return ms(s.sample.First) }),
+			ratio(g.sample.First, func(s sideResult) float64 { return s.sample.First }))
+		row("peak RSS (MiB)", mib(g.peakRSSMiB), pick(func(s sideResult) string { return mib(s.peakRSSMiB) }),
+			ratio(g.peakRSSMiB, func(s sideResult) float64 { return s.peakRSSMiB }))
+		row("CPU used by other processes meanwhile", share(g.otherCPU), pick(func(s sideResult) string { return share(s.otherCPU) }), "—")
+		for _, s := range []sideResult{g, pickSide(p)} {
+			if s.otherCPU > busyLimit {
+				busyActs = append(busyActs, a)
+				break
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Peak RSS: getrusage maxrss of each process (Go: reset before each activation through /proc/self/clear_refs;")
+	fmt.Fprintln(w, "PyTorch: one process per activation, including the ~200 MiB of libtorch).")
+	fmt.Fprintln(w, "CPU used by other processes: their share of the machine's CPU time while each side ran (/proc/stat less")
+	fmt.Fprintln(w, "this command's and the peer's own CPU time); above a few per cent the timings are inflated.")
+	if len(busyActs) > 0 {
+		fmt.Fprintf(w, "WARNING: other processes used over %.0f%% of the CPUs while %s was measured: those timings are inflated.\n",
+			100*busyLimit, strings.Join(busyActs, ", "))
+	}
+	if strings.HasPrefix(env.torchBLAS, "reference") {
+		fmt.Fprintln(w, "WARNING: PyTorch ran its matrix products on the reference (netlib) BLAS, about 10× slower than an")
+		fmt.Fprintln(w, "optimised one: the comparison flatters Go. Install libopenblas0-openmp, or extract it and pass")
+		fmt.Fprintln(w, "--peer-env LD_LIBRARY_PATH=<dir holding its libblas.so.3> (see bench/README.md).")
+	}
+	if env.peerNote != "" {
+		fmt.Fprintf(w, "Note: %s.\n", env.peerNote)
+	}
+}
+
+// String formats a timing as "median [min–max]".
+func (t timing) String() string {
+	return fmt.Sprintf("%s [%s–%s]", ms(t.Median), ms(t.Min), ms(t.Max))
+}
+
+// ms formats milliseconds with three significant digits (at least one decimal below 100).
+func ms(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// pickSide returns the peer's measurements, or none.
+func pickSide(p *peerResult) sideResult {
+	if p == nil {
+		return sideResult{otherCPU: -1}
+	}
+	return p.sideResult
+}
+
+// share formats a fraction as a percentage ("unknown" when negative).
+func share(v float64) string {
+	if v < 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
+}
+
+func mib(v float64) string {
+	if v <= 0 {
+		return "unknown"
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
