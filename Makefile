@@ -14,7 +14,7 @@ DEMO_STEPS ?= 3000
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 JUPYTER_PY := .tools/python
 
-.PHONY: all test vet fmt-check gotest notebooks-test notebooks jupyter jupyter-setup demo bench build clean help
+.PHONY: all test vet fmt-check lint builds tools gotest notebooks-test notebooks jupyter jupyter-setup demo bench build clean help
 
 all: test
 
@@ -28,7 +28,24 @@ help:
 	@echo "make build  build the commands into bin/"
 
 ## test: everything CI runs.
-test: fmt-check vet gotest notebooks-test
+test: fmt-check vet lint builds gotest notebooks-test
+
+## tools: the pinned tool chain (GoNB, gopls, goimports, actionlint, dockerlint) in .tools/bin.
+tools:
+	cd tools && GOEXPERIMENT= GOBIN=$(CURDIR)/.tools/bin GOFLAGS=-mod=mod $(GO) install tool
+
+## lint: the GitHub workflows (actionlint), the Dockerfile (BuildKit's checks) and the shell scripts.
+lint: tools
+	cd tools && GOEXPERIMENT= $(GO) vet ./dockerlint
+	.tools/bin/actionlint .github/workflows/*.yml
+	.tools/bin/dockerlint docker/Dockerfile
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck"; exit 1; }
+	shellcheck .ci/run tools/jupyter-setup.sh
+
+## builds: the default build (XLA through CGO) and the pure-Go one both compile.
+builds:
+	CGO_ENABLED=0 $(GO) build ./...
+	CGO_ENABLED=1 $(GO) build ./...
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi

@@ -145,3 +145,22 @@ func firstLine(err error) string {
 	}
 	return s
 }
+
+// CUDA reports whether a CUDA XLA backend can be asked for: the
+// configuration to pass to compute.NewWithConfig, or the reason why not.
+// GOMLX_BACKEND naming a CUDA plugin counts; otherwise an installed CUDA
+// PJRT plugin does (install one with `go run ./cmd/xla-install --cuda`).
+func CUDA() (config string, ok bool, reason string) {
+	if v := strings.TrimSpace(os.Getenv(EnvVar)); v != "" && strings.Contains(strings.ToLower(v), "cuda") {
+		return v, true, EnvVar + " names a CUDA plugin"
+	}
+	if !xlaCompiledIn {
+		return "", false, "this binary was built without XLA (CGO_ENABLED=0 or -tags noxla)"
+	}
+	for _, p := range xlaPlugins() {
+		if p == "cuda" || strings.HasPrefix(p, "cuda_v") {
+			return "xla:" + p, true, "PJRT plugin " + p + " found"
+		}
+	}
+	return "", false, "no CUDA PJRT plugin installed (go run ./cmd/xla-install --cuda) and " + EnvVar + " does not name one"
+}

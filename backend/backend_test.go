@@ -57,3 +57,16 @@ func TestNewUnknownBackendFallsBack(t *testing.T) {
 		t.Errorf("backend %q, log %q: want the Go fallback and the bad name in the log", b.String(), log.String())
 	}
 }
+
+func TestCUDAReasons(t *testing.T) {
+	t.Setenv(EnvVar, "xla:/opt/plugins/pjrt_c_api_cuda_plugin.so")
+	if cfg, ok, _ := CUDA(); !ok || cfg != "xla:/opt/plugins/pjrt_c_api_cuda_plugin.so" {
+		t.Errorf("GOMLX_BACKEND naming a CUDA plugin: got %q, %v", cfg, ok)
+	}
+	t.Setenv(EnvVar, "go")
+	if _, ok, why := CUDA(); ok && why == "" {
+		t.Errorf("a found CUDA plugin must say which")
+	} else if !ok && why == "" {
+		t.Errorf("no CUDA backend, and no reason given")
+	}
+}

@@ -7,8 +7,6 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-
-	"github.com/godiffusion/diffusion-models/backend"
 )
 
 // TestVLBGaussianClosedForm computes the bound of N(μ, σ²) data under the
@@ -34,7 +32,7 @@ func TestVLBGaussianClosedForm(t *testing.T) {
 		data[i] = mu + std*rng.NormFloat64()
 		m2 += data[i] * data[i] / n
 	}
-	res, err := VLB(backend.MustShared(), model.NewStore(), GaussianOptimalDenoiser(s, mu, std), p,
+	res, err := VLB(tb(), model.NewStore(), GaussianOptimalDenoiser(s, mu, std), p,
 		tensors.FromFlatDataAndDimensions(data, n, 1), VLBOptions{Seed: 3, Variance: FixedSmall})
 	if err != nil {
 		t.Fatal(err)

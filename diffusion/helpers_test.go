@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
@@ -12,6 +13,18 @@ import (
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
+
+// testBE, when set, is the backend the tests run on instead of the shared
+// one (TestOnGPU sets it to a CUDA backend).
+var testBE compute.Backend
+
+// tb is the backend of the tests.
+func tb() compute.Backend {
+	if testBE != nil {
+		return testBE
+	}
+	return backend.MustShared()
+}
 
 // ref holds per-step quantities recomputed in float64 from β alone, written
 // differently from package schedules (running products, direct formulas), as
@@ -68,7 +81,7 @@ func mustProcess(t *testing.T, s *schedules.Schedule) *Process {
 // run executes fn on the shared backend and returns its outputs as float64 slices.
 func run(t *testing.T, fn func(in []*Node) []*Node, args ...any) [][]float64 {
 	t.Helper()
-	e, err := NewExec(backend.MustShared(), fn)
+	e, err := NewExec(tb(), fn)
 	if err != nil {
 		t.Fatal(err)
 	}

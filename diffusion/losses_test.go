@@ -10,7 +10,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/godiffusion/diffusion-models/backend"
 	dmath "github.com/godiffusion/diffusion-models/math"
 )
 
@@ -138,7 +137,7 @@ func TestHybridStopsGradientToMean(t *testing.T) {
 	steps := t32([]int32{3, 20, 50, 90})
 	for _, kind := range []LossKind{LossHybrid, LossVLB} {
 		store := model.NewStore()
-		e, err := model.NewExec(backend.MustShared(), store, func(scope *model.Scope, x0, noise, tt *Node) (*Node, *Node) {
+		e, err := model.NewExec(tb(), store, func(scope *model.Scope, x0, noise, tt *Node) (*Node, *Node) {
 			terms := p.Losses(scope, den, x0, tt, noise, nil, LossConfig{Kind: kind})
 			vbPart := ReduceAllSum(terms.VB)
 			a := scope.GetVariable("a").NodeValue(x0.Graph())

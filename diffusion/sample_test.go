@@ -10,7 +10,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
 
@@ -268,7 +267,7 @@ func TestSamplersMatchGaussianRecursion(t *testing.T) {
 				t.Fatalf("recursion: 1000 steps should nearly reproduce σ² = %g, got %g", std*std, wantV)
 			}
 			den := optimalAs(s, c.pred, mu, std)
-			x, err := Sample(backend.MustShared(), model.NewStore(), den, c.sampler, n, []int{D}, SampleOptions{Seed: 21})
+			x, err := Sample(tb(), model.NewStore(), den, c.sampler, n, []int{D}, SampleOptions{Seed: 21})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -339,7 +338,7 @@ func TestDDIMEncodeDecode(t *testing.T) {
 		data[i] = mu + std*rng.NormFloat64()
 	}
 	x0 := tensors.FromFlatDataAndDimensions(data, n, 1)
-	b := backend.MustShared()
+	b := tb()
 	var prevErr float64
 	for _, k := range []int{20, 100, 1000} {
 		rp, err := p.RespaceSpec(fmt.Sprintf("linspace:%d", k))

@@ -12,7 +12,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/unet"
 )
 
@@ -32,7 +31,7 @@ func TestAdamAgainstFloat64(t *testing.T) {
 	x0 := []float32{1, -2, 0.5, 3, 0, -1, 2, 2, 2, -0.5, 1, 4}
 	cfg := TrainConfig{LearningRate: 0.05, WarmupSteps: 5, WeightDecay: 0.1, GradClipNorm: 0.8, EMADecay: 0.9, Seed: 1}
 	p := mustProcess(t, mustSchedule(t, "linear", 50))
-	tr, err := NewTrainer(backend.MustShared(), p, constDenoiser(D), cfg)
+	tr, err := NewTrainer(tb(), p, constDenoiser(D), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +110,7 @@ func smallMLPTrainer(t *testing.T, sampler string) *Trainer {
 	t.Helper()
 	p := mustProcess(t, mustSchedule(t, "linear", 100))
 	den := Denoiser{Fn: unet.MLP(unet.MLPConfig{Hidden: 16, Blocks: 1, TimeDim: 8}), Prediction: PredictEpsilon}
-	tr, err := NewTrainer(backend.MustShared(), p, den, TrainConfig{LearningRate: 1e-2, EMADecay: 0.99, GradClipNorm: 1,
+	tr, err := NewTrainer(tb(), p, den, TrainConfig{LearningRate: 1e-2, EMADecay: 0.99, GradClipNorm: 1,
 		TimestepSampler: sampler, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
