@@ -22,13 +22,19 @@ say "building GoNB, gopls and goimports into .tools/bin"
 has_nbclient() { "$1" -c 'import nbclient, nbformat, jupyter_client' >/dev/null 2>&1; }
 
 py=""
-if [ -x /usr/bin/python3 ] && has_nbclient /usr/bin/python3 && command -v jupyter >/dev/null; then
-  py=/usr/bin/python3
+for cand in /usr/bin/python3 "$(command -v python3 || true)"; do
+  if [ -n "$cand" ] && [ -x "$cand" ] && has_nbclient "$cand" && command -v jupyter >/dev/null; then
+    py="$cand"
+    break
+  fi
+done
+if [ -n "$py" ]; then
+  : # a Python with Jupyter's executor is already installed (Debian packages, or an active venv)
 elif command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   say "installing Jupyter from Debian packages"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    jupyter-nbconvert python3-nbclient python3-nbformat jupyter-client jupyter-notebook python3-ipykernel >/dev/null
+    jupyter-nbconvert python3-nbclient python3-nbformat jupyter-client python3-ipykernel >/dev/null
   py=/usr/bin/python3
 else
   venv="$root/.tools/venv"
