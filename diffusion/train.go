@@ -171,6 +171,7 @@ func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w, cond *Node) (loss, pe
 	g := x0.Graph()
 	cfg := tr.Config
 	store := tr.store
+	store.SetTraining(g, true) // layers such as dropout act only in training graphs
 	dt := x0.DType()
 	noise := scope.RandomNormal(g, x0.Shape())
 	terms := tr.Process.Losses(scope.In(ModelScope), tr.Denoiser, x0, t, noise, cond, cfg.Loss)

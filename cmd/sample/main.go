@@ -1,6 +1,10 @@
 // Command sample draws samples from a checkpoint written by cmd/train.
 //
 //	go run ./cmd/sample --model-path out/gaussians8 --num-samples 2000 --sampler ddim --sample-steps 50 --out out/gaussians8/samples
+//	go run ./cmd/sample --model-path out/mnist --num-samples 100 --out grid.png
+//
+// For images it writes a PNG grid (10×10 for 100 samples), clipping x̂₀ to
+// [−1, 1] at every step unless --clip=false.
 //
 // For 2-D data it writes FILE.csv (header "x,y", one sample a line) and a
 // scatter plot FILE.png, and prints quality figures: the mean negative
@@ -16,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -49,11 +54,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	spacing := fs.String("spacing", "linspace", "how the kept steps are spread: linspace, leading, trailing (or ddim: improved DDPM's stride rule)")
 	eta := fs.Float64("eta", 0, "DDIM η in [0, 1] (0: deterministic, 1: DDPM-like noise)")
 	variance := fs.String("variance", "", "sampling variance when not learned: small (β̃) or large (β) (default: the checkpoint's)")
-	clip := fs.Bool("clip", false, "clip the predicted x0 to [-1, 1] (for pixel data)")
+	clip := fs.Bool("clip", false, "clip the predicted x0 to [-1, 1] (default: on for images, off for 2-D data)")
 	noEMA := fs.Bool("no-ema", false, "sample with the raw weights instead of their EMA")
 	seed := fs.Int64("seed", 0, "random seed")
 	batch := fs.Int("batch-size", 0, "samples denoised at once (0: all)")
-	out := fs.String("out", "", "output path without extension: writes OUT.csv and OUT.png (required)")
+	out := fs.String("out", "", "output: for 2-D data OUT.csv and OUT.png, for images the grid OUT.png (required)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,6 +110,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--variance learned: the model in %s does not learn its variance", path)
 		}
 	}
+	clipX0 := cfg.ClipX0()
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "clip" {
+			clipX0 = *clip
+		}
+	})
 	useEMA := !*noEMA && diffusion.HasEMA(ck)
 	store, err := diffusion.SamplingStore(ck, useEMA)
 	if err != nil {
@@ -120,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		sampler = diffusion.DDPM{P: sp, Variance: vt, ClipX0: *clip}
+		sampler = diffusion.DDPM{P: sp, Variance: vt, ClipX0: clipX0}
 	case "ddim":
 		k := *steps
 		if k == 0 {
@@ -130,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		sampler = diffusion.DDIM{P: sp, Eta: *eta, ClipX0: *clip}
+		sampler = diffusion.DDIM{P: sp, Eta: *eta, ClipX0: clipX0}
 	default:
 		return fmt.Errorf("unknown --sampler %q (want ddpm or ddim)", *samplerName)
 	}
@@ -157,7 +168,37 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d samples from %s (step %d, %s weights) with %s, %d steps, in %s\n",
 		*n, path, ck.Step, weights, *samplerName, len(sampler.Steps()), time.Since(start).Round(time.Millisecond))
+	if cfg.IsImage() {
+		return writeImages(stdout, base, cfg, x)
+	}
 	return write2D(stdout, base, cfg, x, *samplerName, len(sampler.Steps()))
+}
+
+// writeImages writes the samples as one PNG grid, ⌈√n⌉ images a row.
+func writeImages(stdout io.Writer, base string, cfg experiment.Config, x *tensors.Tensor) error {
+	dims := cfg.DataDims()
+	h, w, c := dims[0], dims[1], dims[2]
+	flat := tensors.MustCopyFlatData[float32](x)
+	size := h * w * c
+	n := len(flat) / size
+	imgs := make([][]float32, n)
+	for i := range imgs {
+		imgs[i] = flat[i*size : (i+1)*size]
+	}
+	cols := int(math.Ceil(math.Sqrt(float64(n))))
+	img, err := plots.ImageGrid(imgs, h, w, c, cols, 2)
+	if err != nil {
+		return err
+	}
+	png, err := plots.EncodePNG(plots.Upscale(img, 2))
+	if err != nil {
+		return err
+	}
+	if err := plots.WriteFileAtomic(base+".png", png); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s.png (%d images, %d a row)\n", base, n, cols)
+	return nil
 }
 
 // spec turns --spacing and a step count into a schedules.SpacedTimesteps spec.

@@ -99,3 +99,38 @@ func TestSampleBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleImages writes a grid of 4 images from a two-step UNet.
+func TestSampleImages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and runs a UNet")
+	}
+	dir := t.TempDir()
+	c := experiment.DefaultImages("mnist")
+	c.Timesteps = 50
+	p, den, tc, err := c.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := diffusion.NewTrainer(backendForTest(t), p, den, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(data, diffusion.RunOptions{Steps: 2, BatchSize: 8, CheckpointPath: filepath.Join(dir, "model.ckpt"), Config: c.JSON()}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sample("--model-path", dir, "--num-samples", "4", "--sampler", "ddim", "--sample-steps", "3", "--out", filepath.Join(dir, "grid.png"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "grid.png")); err != nil || st.Size() == 0 {
+		t.Errorf("no grid: %v", err)
+	}
+	if !strings.Contains(out, "4 images, 2 a row") {
+		t.Errorf("output %q", out)
+	}
+}

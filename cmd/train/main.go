@@ -1,6 +1,11 @@
 // Command train trains a diffusion model and writes a checkpoint.
 //
 //	go run ./cmd/train --dataset gaussians8 --timesteps 1000 --batch-size 256 --steps 3000 --out out/gaussians8
+//	go run ./cmd/train --dataset mnist --timesteps 1000 --batch-size 64 --steps 5000 --out out/mnist
+//
+// Each dataset has its defaults (experiment.Default): an MLP for the 2-D sets,
+// the "small" UNet for mnist and fashion-mnist; flags given explicitly
+// override them.
 //
 // The checkpoint (DIR/model.ckpt) holds the configuration, the weights, their
 // EMA, the optimiser state and the random state; it is rewritten atomically
@@ -25,6 +30,7 @@ import (
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/plots"
+	"github.com/godiffusion/diffusion-models/unet"
 )
 
 // CheckpointName is the checkpoint's file name inside --out.
@@ -40,26 +46,27 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	def := experiment.Default2D("gaussians8")
-	c := def
-	fs.StringVar(&c.Dataset, "dataset", def.Dataset, "training data: "+strings.Join(experiment.Datasets(), ", "))
-	fs.IntVar(&c.Timesteps, "timesteps", def.Timesteps, "number of diffusion steps T")
-	fs.StringVar(&c.Schedule, "schedule", def.Schedule, "noise schedule: "+strings.Join(schedules.Names(), ", ")+" (suffix +zero-snr rescales)")
-	fs.StringVar(&c.Prediction, "prediction", def.Prediction, "model output: eps, x0 or v")
-	fs.StringVar(&c.Loss, "loss", def.Loss, "objective: simple, hybrid (learned variance) or vlb")
-	fs.StringVar(&c.Variance, "variance", def.Variance, "variance of p(x_{t-1}|x_t): small, large or learned (default: learned for hybrid, else small)")
-	fs.StringVar(&c.Model, "model", def.Model, "network: mlp")
-	fs.IntVar(&c.MLP.Hidden, "hidden", 128, "MLP width")
-	fs.IntVar(&c.MLP.Blocks, "blocks", 3, "MLP residual blocks")
-	fs.StringVar(&c.MLP.Activation, "activation", "relu", "MLP activation: relu or silu")
-	fs.IntVar(&c.BatchSize, "batch-size", def.BatchSize, "examples per step")
-	fs.Float64Var(&c.LearningRate, "lr", def.LearningRate, "Adam learning rate")
-	fs.IntVar(&c.WarmupSteps, "warmup", def.WarmupSteps, "learning-rate warm-up steps")
-	fs.Float64Var(&c.WeightDecay, "weight-decay", def.WeightDecay, "AdamW decoupled weight decay (0: Adam)")
-	fs.Float64Var(&c.GradClip, "grad-clip", def.GradClip, "clip the global gradient norm (0: off)")
-	fs.Float64Var(&c.EMA, "ema", def.EMA, "EMA decay of the weights (0: off)")
-	fs.StringVar(&c.TimestepSampler, "timestep-sampler", def.TimestepSampler, "uniform or loss-aware")
-	fs.Int64Var(&c.Seed, "seed", def.Seed, "random seed")
+	d2, di := experiment.Default2D("gaussians8"), experiment.DefaultImages("mnist")
+	var f experiment.Config
+	fs.StringVar(&f.Dataset, "dataset", d2.Dataset, "training data: "+strings.Join(experiment.Datasets(), ", "))
+	fs.IntVar(&f.Timesteps, "timesteps", d2.Timesteps, "number of diffusion steps T")
+	fs.StringVar(&f.Schedule, "schedule", d2.Schedule, "noise schedule: "+strings.Join(schedules.Names(), ", ")+" (suffix +zero-snr rescales)")
+	fs.StringVar(&f.Prediction, "prediction", d2.Prediction, "model output: eps, x0 or v")
+	fs.StringVar(&f.Loss, "loss", d2.Loss, "objective: simple, hybrid (learned variance) or vlb")
+	fs.StringVar(&f.Variance, "variance", "", "variance of p(x_{t-1}|x_t): small, large or learned (default: learned for hybrid, else small)")
+	fs.StringVar(&f.Model, "model", d2.Model, "network: mlp (2-D data) or unet (images; the default for mnist and fashion-mnist)")
+	fs.StringVar(&f.UNet, "unet-config", di.UNet, "UNet configuration: "+strings.Join(unet.UNetConfigNames(), ", "))
+	fs.IntVar(&f.MLP.Hidden, "hidden", 128, "MLP width")
+	fs.IntVar(&f.MLP.Blocks, "blocks", 3, "MLP residual blocks")
+	fs.StringVar(&f.MLP.Activation, "activation", "relu", "MLP activation: relu or silu")
+	fs.IntVar(&f.BatchSize, "batch-size", d2.BatchSize, fmt.Sprintf("examples per step (default %d for images)", di.BatchSize))
+	fs.Float64Var(&f.LearningRate, "lr", d2.LearningRate, fmt.Sprintf("Adam learning rate (default %g for images)", di.LearningRate))
+	fs.IntVar(&f.WarmupSteps, "warmup", d2.WarmupSteps, fmt.Sprintf("learning-rate warm-up steps (default %d for images)", di.WarmupSteps))
+	fs.Float64Var(&f.WeightDecay, "weight-decay", d2.WeightDecay, "AdamW decoupled weight decay (0: Adam)")
+	fs.Float64Var(&f.GradClip, "grad-clip", d2.GradClip, fmt.Sprintf("clip the global gradient norm, 0: off (default %g for images)", di.GradClip))
+	fs.Float64Var(&f.EMA, "ema", d2.EMA, fmt.Sprintf("EMA decay of the weights, 0: off (default %g for images)", di.EMA))
+	fs.StringVar(&f.TimestepSampler, "timestep-sampler", d2.TimestepSampler, "uniform or loss-aware")
+	fs.Int64Var(&f.Seed, "seed", d2.Seed, "random seed")
 	steps := fs.Int64("steps", 3000, "total optimisation steps")
 	out := fs.String("out", "", "output folder (required)")
 	resume := fs.Bool("resume", false, "continue the run in --out")
@@ -79,43 +86,46 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ckptPath := filepath.Join(*out, CheckpointName)
 
+	// The configuration: the dataset's defaults (or, with --resume, the
+	// checkpoint's), overridden by the flags given explicitly.
 	var restored *diffusion.Checkpoint
+	var c experiment.Config
 	if *resume {
 		ck, err := diffusion.ReadCheckpoint(ckptPath)
 		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
 		}
-		saved, err := experiment.FromJSON(ck.Config)
-		if err != nil {
+		if c, err = experiment.FromJSON(ck.Config); err != nil {
 			return fmt.Errorf("--resume: %s: %w", ckptPath, err)
 		}
-		// Flags given explicitly must agree with the checkpoint; the others are taken from it.
-		given := c
-		c = saved
+		saved := c
 		var conflicts []string
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "steps", "out", "resume", "checkpoint-every", "quiet":
+		fs.Visit(func(fl *flag.Flag) {
+			field := flagField(fl.Name)
+			if field == "" {
 				return
 			}
-			if d := experiment.Diff(given, saved); len(d) > 0 {
-				for _, line := range d {
-					if strings.HasPrefix(line, flagField(f.Name)+":") {
-						conflicts = append(conflicts, "--"+f.Name+" ("+line+")")
-					}
+			given := applyFlag(c, f, fl.Name)
+			for _, line := range experiment.Diff(saved, given) {
+				if strings.HasPrefix(line, field+":") {
+					conflicts = append(conflicts, "--"+fl.Name+" ("+line+")")
 				}
 			}
 		})
 		if len(conflicts) > 0 {
-			return fmt.Errorf("--resume: the flags disagree with the checkpoint's configuration in %s: %s (flag vs checkpoint)",
+			return fmt.Errorf("--resume: the flags disagree with the checkpoint's configuration in %s: %s (checkpoint vs flag)",
 				ckptPath, strings.Join(conflicts, "; "))
 		}
 		if ck.Step >= *steps {
 			return fmt.Errorf("--resume: the checkpoint is already at step %d ≥ --steps %d", ck.Step, *steps)
 		}
 		restored = ck
-	} else if _, err := os.Stat(ckptPath); err == nil {
-		return fmt.Errorf("%s already exists: pass --resume to continue it, or choose another --out", ckptPath)
+	} else {
+		if _, err := os.Stat(ckptPath); err == nil {
+			return fmt.Errorf("%s already exists: pass --resume to continue it, or choose another --out", ckptPath)
+		}
+		c = experiment.Default(f.Dataset)
+		fs.Visit(func(fl *flag.Flag) { c = applyFlag(c, f, fl.Name) })
 	}
 
 	p, den, tc, err := c.Build()
@@ -141,8 +151,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "train: resuming %s at step %d\n", ckptPath, restored.Step)
 	}
-	fmt.Fprintf(stderr, "train: %s, T=%d %s schedule, %s prediction, %s loss, batch %d, %d steps → %s\n",
-		c.Dataset, c.Timesteps, c.Schedule, c.Prediction, c.Loss, c.BatchSize, *steps, ckptPath)
+	fmt.Fprintf(stderr, "train: %s, %s model, T=%d %s schedule, %s prediction, %s loss, batch %d, lr %g, %d steps → %s\n",
+		c.Dataset, c.Model, c.Timesteps, c.Schedule, c.Prediction, c.Loss, c.BatchSize, c.LearningRate, *steps, ckptPath)
 
 	var progressW io.Writer = stderr
 	if *quiet {
@@ -168,9 +178,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// flagField maps a flag name to the JSON name of the Config field it sets.
+// flagField maps a flag name to the JSON name of the Config field it sets
+// ("" for flags that are not part of the configuration).
 func flagField(flagName string) string {
 	switch flagName {
+	case "steps", "out", "resume", "checkpoint-every", "quiet":
+		return ""
 	case "batch-size":
 		return "batch_size"
 	case "warmup":
@@ -181,10 +194,57 @@ func flagField(flagName string) string {
 		return "grad_clip"
 	case "timestep-sampler":
 		return "timestep_sampler"
+	case "unet-config":
+		return "unet"
 	case "hidden", "blocks", "activation":
 		return "mlp"
 	}
 	return flagName
+}
+
+// applyFlag returns c with the field of one explicitly given flag set from f.
+func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
+	switch flagName {
+	case "dataset":
+		c.Dataset = f.Dataset
+	case "timesteps":
+		c.Timesteps = f.Timesteps
+	case "schedule":
+		c.Schedule = f.Schedule
+	case "prediction":
+		c.Prediction = f.Prediction
+	case "loss":
+		c.Loss = f.Loss
+	case "variance":
+		c.Variance = f.Variance
+	case "model":
+		c.Model = f.Model
+	case "unet-config":
+		c.UNet = f.UNet
+	case "hidden":
+		c.MLP.Hidden = f.MLP.Hidden
+	case "blocks":
+		c.MLP.Blocks = f.MLP.Blocks
+	case "activation":
+		c.MLP.Activation = f.MLP.Activation
+	case "batch-size":
+		c.BatchSize = f.BatchSize
+	case "lr":
+		c.LearningRate = f.LearningRate
+	case "warmup":
+		c.WarmupSteps = f.WarmupSteps
+	case "weight-decay":
+		c.WeightDecay = f.WeightDecay
+	case "grad-clip":
+		c.GradClip = f.GradClip
+	case "ema":
+		c.EMA = f.EMA
+	case "timestep-sampler":
+		c.TimestepSampler = f.TimestepSampler
+	case "seed":
+		c.Seed = f.Seed
+	}
+	return c
 }
 
 // writeLossPlot draws the training loss and its running mean.

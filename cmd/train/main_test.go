@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
 
 // tiny are flags for a model that trains in well under a second.
@@ -81,5 +82,31 @@ func TestTrainBadInput(t *testing.T) {
 	}
 	if _, err := train(t, "--out", t.TempDir(), "--resume", "--steps", "5"); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
 		t.Errorf("--resume without a checkpoint: error %v", err)
+	}
+}
+
+// TestTrainImages trains the "small" UNet on MNIST for two steps: the image
+// defaults (unet model, batch 64) apply unless flags say otherwise.
+func TestTrainImages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and runs a UNet")
+	}
+	dir := filepath.Join(t.TempDir(), "mnist")
+	if out, err := train(t, "--dataset", "mnist", "--timesteps", "50", "--steps", "2", "--batch-size", "8", "--out", dir, "--quiet"); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	ck, err := diffusion.ReadCheckpoint(filepath.Join(dir, "model.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := experiment.FromJSON(ck.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Model != "unet" || c.UNet != "small" || c.BatchSize != 8 || c.Dataset != "mnist" || c.LearningRate != experiment.DefaultImages("mnist").LearningRate {
+		t.Errorf("checkpoint configuration %+v: want the image defaults with batch 8", c)
+	}
+	if _, err := train(t, "--dataset", "mnist", "--model", "mlp", "--steps", "2", "--out", filepath.Join(t.TempDir(), "x"), "--quiet"); err == nil || !strings.Contains(err.Error(), "unet") {
+		t.Errorf("an MLP on images: error %v, want one pointing to the unet model", err)
 	}
 }

@@ -14,10 +14,18 @@
 //	y = x·W        dx = dy·Wᵀ (contracting both last axes: no transpose),
 //	               dW = xᵀ·dy (one transpose, of the smaller operand);
 //	y = 1·bᵀ       db = 1ᵀ·dy (a product with a constant row of ones: no
-//	               transpose, no ReduceSum).
+//	               transpose, no ReduceSum);
+//	y = x·1        dx = dy·1ᵀ (SumLastAxis: a sum as a product; its gradient
+//	               a broadcast as a product);
+//	y = a·1ᵀ       da = dy·1  (BroadcastLastAxis, the converse).
 //
 // Every other DotGeneral keeps GoMLX's own gradient. Gradients are exactly
 // the same functions; only their arrangement differs (tested).
+//
+// WithGradient gives any sub-graph a hand-written gradient (used by the
+// UNet's convolution, whose input gradient is itself a convolution); it is
+// registered on OptimizationBarrier nodes it creates, and barriers it did
+// not create keep GoMLX's gradient.
 package fastmm
 
 import (
@@ -35,23 +43,36 @@ type kind int
 const (
 	kindMatMul kind = iota + 1
 	kindBias
+	kindSumLast       // x·1: see SumLastAxis
+	kindBroadcastLast // a·1ᵀ: see BroadcastLastAxis
+	kindCustom        // see WithGradient; data holds the gradient function
 )
+
+// tagInfo is what a tagged node carries: its kind and, for some kinds, data.
+type tagInfo struct {
+	kind kind
+	data any
+}
 
 var (
 	mu      sync.Mutex
-	tagged  = map[weak.Pointer[graph.Node]]kind{}
+	tagged  = map[weak.Pointer[graph.Node]]tagInfo{}
 	origVJP graph.VJP
 )
 
 func init() {
 	origVJP = graph.VJPRegistration[graph.NodeTypeDotGeneral]
 	graph.VJPRegistration[graph.NodeTypeDotGeneral] = dotGeneralVJP
+	origBarrierVJP = graph.VJPRegistration[graph.NodeTypeOptimizationBarrier]
+	graph.VJPRegistration[graph.NodeTypeOptimizationBarrier] = barrierVJP
 }
 
-func tag(n *graph.Node, k kind) {
+func tag(n *graph.Node, k kind) { tagWith(n, k, nil) }
+
+func tagWith(n *graph.Node, k kind, data any) {
 	wp := weak.Make(n)
 	mu.Lock()
-	tagged[wp] = k
+	tagged[wp] = tagInfo{kind: k, data: data}
 	mu.Unlock()
 	runtime.AddCleanup(n, func(wp weak.Pointer[graph.Node]) {
 		mu.Lock()
@@ -60,7 +81,9 @@ func tag(n *graph.Node, k kind) {
 	}, wp)
 }
 
-func tagOf(n *graph.Node) kind {
+func tagOf(n *graph.Node) kind { return infoOf(n).kind }
+
+func infoOf(n *graph.Node) tagInfo {
 	mu.Lock()
 	defer mu.Unlock()
 	return tagged[weak.Make(n)]
@@ -124,6 +147,13 @@ func dotGeneralVJP(node *graph.Node, vjps []*graph.Node, outShape shapes.Shape) 
 		onesRow := graph.Ones(node.Graph(), shapes.Make(dy.DType(), 1, m))
 		db := graph.DotGeneral(onesRow, []int{1}, nil, dy, []int{0}, nil)
 		return []*graph.Node{nil, db}
+	case kindSumLast:
+		// y = x·1 ([M,N]·[N,1]); dx = dy·1ᵀ, a broadcast done as the product
+		// [M,1]·[1,N].
+		return []*graph.Node{broadcastLast(dy, w.Shape().Dimensions[0]), nil}
+	case kindBroadcastLast:
+		// y = a·1ᵀ ([M,1]·[1,N]); da = dy·1 ([M,N]·[N,1]).
+		return []*graph.Node{sumLast(dy), nil}
 	}
 	return origVJP(node, vjps, outShape)
 }

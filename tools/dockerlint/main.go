@@ -14,8 +14,8 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
-	"github.com/opencontainers/go-digest"
 	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/opencontainers/go-digest"
 )
 
 func main() {

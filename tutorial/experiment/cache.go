@@ -61,9 +61,12 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 	}
 	path := CachePath(cacheDir, c, steps)
 	t := &Trained{Config: c, Steps: steps, Process: p, Denoiser: den, Path: path}
-	summary := fmt.Sprintf("%s, T=%d %s, %s/%s, %s MLP %d×%d, lr %g, batch %d, %d steps",
-		c.Dataset, c.Timesteps, c.Schedule, c.Prediction, c.Loss, c.MLP.WithDefaults().Activation,
-		c.MLP.WithDefaults().Hidden, c.MLP.WithDefaults().Blocks, c.LearningRate, c.BatchSize, steps)
+	net := fmt.Sprintf("%s MLP %d×%d", c.MLP.WithDefaults().Activation, c.MLP.WithDefaults().Hidden, c.MLP.WithDefaults().Blocks)
+	if c.Model == "unet" {
+		net = fmt.Sprintf("%q UNet", c.UNet)
+	}
+	summary := fmt.Sprintf("%s, T=%d %s, %s/%s, %s, lr %g, batch %d, %d steps",
+		c.Dataset, c.Timesteps, c.Schedule, c.Prediction, c.Loss, net, c.LearningRate, c.BatchSize, steps)
 	ck, err := diffusion.ReadCheckpoint(path)
 	switch {
 	case err == nil:

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/schedules"
+	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
 	"github.com/godiffusion/diffusion-models/unet"
 )
@@ -34,10 +36,13 @@ type Config struct {
 	// Variance of p_θ(x_{t−1} | x_t): "small" (β̃), "large" (β) or "learned".
 	// Empty means "learned" for the hybrid loss and "small" otherwise.
 	Variance string `json:"variance"`
-	// Model names the network: "mlp".
+	// Model names the network: "mlp" (2-D data) or "unet" (images).
 	Model string `json:"model"`
 	// MLP configures the MLP model.
 	MLP unet.MLPConfig `json:"mlp"`
+	// UNet names the UNet configuration (see unet.UNetConfigNames) when
+	// Model is "unet".
+	UNet string `json:"unet,omitempty"`
 	// BatchSize is the number of examples per step.
 	BatchSize int `json:"batch_size"`
 	// LearningRate is Adam's step size.
@@ -65,26 +70,55 @@ func Default2D(dataset string) Config {
 	}
 }
 
+// DefaultImages is the default configuration for an image dataset
+// ("mnist" or "fashion-mnist"): the "small" UNet, batch 64.
+func DefaultImages(dataset string) Config {
+	return Config{
+		Dataset: dataset, Timesteps: 1000, Schedule: "linear", Prediction: "eps", Loss: "simple",
+		Model: "unet", UNet: "small", BatchSize: 64, LearningRate: 1e-3, WarmupSteps: 200, EMA: 0.999,
+		GradClip: 1, TimestepSampler: "uniform", Seed: 0,
+	}
+}
+
+// Default returns the default configuration of a dataset: DefaultImages
+// for image datasets, Default2D otherwise.
+func Default(dataset string) Config {
+	if IsImageDataset(dataset) {
+		return DefaultImages(dataset)
+	}
+	return Default2D(dataset)
+}
+
 // Datasets returns the dataset names a Config accepts.
-func Datasets() []string { return toy2d.Names() }
+func Datasets() []string { return append(toy2d.Names(), mnist.Names()...) }
+
+// IsImageDataset reports whether a dataset holds images (MNIST, Fashion-MNIST).
+func IsImageDataset(name string) bool { return slices.Contains(mnist.Names(), name) }
+
+// IsImage reports whether the configuration trains on images.
+func (c Config) IsImage() bool { return IsImageDataset(c.Dataset) }
 
 // Validate checks every field and names the first bad one.
 func (c Config) Validate() error {
-	if _, err := toy2d.ByName(c.Dataset); err != nil {
-		return fmt.Errorf("experiment: dataset: %w", err)
+	if !c.IsImage() {
+		if _, err := toy2d.ByName(c.Dataset); err != nil {
+			return fmt.Errorf("experiment: unknown dataset %q (want one of %s)", c.Dataset, strings.Join(Datasets(), ", "))
+		}
 	}
 	if c.Timesteps <= 0 {
 		return fmt.Errorf("experiment: timesteps must be > 0, got %d", c.Timesteps)
 	}
-	if _, err := schedules.New(c.Schedule, c.Timesteps); err != nil {
+	sched, err := schedules.New(c.Schedule, c.Timesteps)
+	if err != nil {
 		return fmt.Errorf("experiment: schedule: %w", err)
 	}
 	pred, err := diffusion.ParsePrediction(c.Prediction)
 	if err != nil {
 		return fmt.Errorf("experiment: prediction: %w", err)
 	}
-	if strings.HasSuffix(c.Schedule, schedules.ZeroSNRSuffix) && pred == diffusion.PredictEpsilon {
-		return fmt.Errorf("experiment: schedule %q reaches ᾱ_T = 0, where x₀ cannot be recovered from ε; use --prediction v or x0", c.Schedule)
+	if sched.AlphaBar[sched.T-1] == 0 && pred == diffusion.PredictEpsilon {
+		return fmt.Errorf("experiment: schedule %q with T=%d reaches ᾱ_T = 0 (β_T = %g), where x₀ cannot be recovered from ε; use --prediction v or x0, or more timesteps",
+			c.Schedule, c.Timesteps, sched.Beta[sched.T-1])
 	}
 	if _, err := diffusion.ParseLossKind(c.Loss); err != nil {
 		return fmt.Errorf("experiment: loss: %w", err)
@@ -92,11 +126,27 @@ func (c Config) Validate() error {
 	if _, err := c.variance(); err != nil {
 		return err
 	}
-	if c.Model != "mlp" {
-		return fmt.Errorf("experiment: unknown model %q (want mlp)", c.Model)
-	}
-	if err := c.MLP.Validate(); err != nil {
-		return fmt.Errorf("experiment: %w", err)
+	switch c.Model {
+	case "mlp":
+		if c.IsImage() {
+			return fmt.Errorf("experiment: the mlp model is for 2-D data; use --model unet for %s", c.Dataset)
+		}
+		if err := c.MLP.Validate(); err != nil {
+			return fmt.Errorf("experiment: %w", err)
+		}
+	case "unet":
+		if !c.IsImage() {
+			return fmt.Errorf("experiment: the unet model is for images; use --model mlp for %s", c.Dataset)
+		}
+		uc, err := unet.UNetConfigByName(c.UNet)
+		if err != nil {
+			return fmt.Errorf("experiment: %w", err)
+		}
+		if err := uc.Validate(); err != nil {
+			return fmt.Errorf("experiment: %w", err)
+		}
+	default:
+		return fmt.Errorf("experiment: unknown model %q (want mlp or unet)", c.Model)
 	}
 	if c.BatchSize <= 0 {
 		return fmt.Errorf("experiment: batch size must be > 0, got %d", c.BatchSize)
@@ -153,9 +203,21 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 	if err != nil {
 		return nil, den, diffusion.TrainConfig{}, err
 	}
-	mlp := c.MLP
-	mlp.LearnedVariance = vt == diffusion.Learned
-	den = diffusion.Denoiser{Fn: unet.MLP(mlp), Prediction: pred, LearnedVariance: mlp.LearnedVariance}
+	learned := vt == diffusion.Learned
+	den = diffusion.Denoiser{Prediction: pred, LearnedVariance: learned}
+	if c.Model == "unet" {
+		uc, err := unet.UNetConfigByName(c.UNet)
+		if err != nil {
+			return nil, den, diffusion.TrainConfig{}, err
+		}
+		uc.LearnedVariance = learned
+		uc.Timesteps = c.Timesteps
+		den.Fn = unet.UNet(uc)
+	} else {
+		mlp := c.MLP
+		mlp.LearnedVariance = learned
+		den.Fn = unet.MLP(mlp)
+	}
 	tc := diffusion.TrainConfig{
 		LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps, WeightDecay: c.WeightDecay,
 		GradClipNorm: c.GradClip, EMADecay: c.EMA, TimestepSampler: c.TimestepSampler, Seed: c.Seed,
@@ -179,17 +241,37 @@ func (c Config) SampleVariance() diffusion.VarianceType {
 	return v
 }
 
-// Decoder returns the likelihood of the bound's last term: Gaussian for the
-// continuous 2-D datasets.
-func (c Config) Decoder() diffusion.Decoder { return diffusion.GaussianDecoder }
+// Decoder returns the likelihood of the bound's last term: discretized for
+// 8-bit images, Gaussian for the continuous 2-D datasets.
+func (c Config) Decoder() diffusion.Decoder {
+	if c.IsImage() {
+		return diffusion.DiscretizedDecoder
+	}
+	return diffusion.GaussianDecoder
+}
 
-// DataDims returns the shape of one example.
-func (c Config) DataDims() []int { return []int{2} }
+// ClipX0 reports whether samplers should clip x̂₀ to [−1, 1] (pixels: yes).
+func (c Config) ClipX0() bool { return c.IsImage() }
+
+// DataDims returns the shape of one example: [28, 28, 1] for images, [2] otherwise.
+func (c Config) DataDims() []int {
+	if c.IsImage() {
+		return []int{28, 28, 1}
+	}
+	return []int{2}
+}
 
 // Data returns the training data: batches drawn from the dataset with a
 // generator seeded by (Seed, step), so that resumed training sees the same
 // batches.
 func (c Config) Data() (diffusion.Data, error) {
+	if c.IsImage() {
+		set, err := mnist.Load(c.Dataset, "train")
+		if err != nil {
+			return nil, err
+		}
+		return imageData{b: mnist.NewBatches(set, uint64(c.Seed)^dataStream), dims: c.DataDims()}, nil
+	}
 	ds, err := toy2d.ByName(c.Dataset)
 	if err != nil {
 		return nil, fmt.Errorf("experiment: %w", err)
@@ -208,6 +290,16 @@ const dataStream = 0x9e3779b97f4a7c15
 func (d toyData) Batch(step int64, b int) (*tensors.Tensor, *tensors.Tensor, error) {
 	rng := rand.New(rand.NewPCG(d.seed^dataStream, uint64(step)))
 	return tensors.FromFlatDataAndDimensions(toy2d.Flatten32(d.ds.Sample(rng, b)), b, 2), nil, nil
+}
+
+type imageData struct {
+	b    *mnist.Batches
+	dims []int
+}
+
+func (d imageData) Batch(step int64, b int) (*tensors.Tensor, *tensors.Tensor, error) {
+	px, _ := d.b.Batch(step, b)
+	return tensors.FromFlatDataAndDimensions(px, append([]int{b}, d.dims...)...), nil, nil
 }
 
 // JSON returns the configuration's JSON form.

@@ -140,7 +140,7 @@ func TestConfigValidation(t *testing.T) {
 
 func TestLoadOrTrain(t *testing.T) {
 	c := Default2D("moons")
-	c.Timesteps, c.MLP.Hidden, c.MLP.Blocks = 20, 8, 1
+	c.Timesteps, c.MLP.Hidden, c.MLP.Blocks = 30, 8, 1
 	dir := t.TempDir()
 	var log strings.Builder
 	first, err := LoadOrTrain(backend.MustShared(), c, 5, dir, &log, nil)
@@ -180,5 +180,11 @@ func TestZeroSNRNeedsVOrX0(t *testing.T) {
 	c.Prediction = "v"
 	if err := c.Validate(); err != nil {
 		t.Errorf("zero-SNR with v-prediction rejected: %v", err)
+	}
+	// The linear schedule's scaled endpoints reach β_T = 1 at T = 20: ᾱ_T = 0 too.
+	c = Default2D("moons")
+	c.Timesteps = 20
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "ᾱ_T = 0") {
+		t.Errorf("linear T=20 with ε-prediction: error %v", err)
 	}
 }

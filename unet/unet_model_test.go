@@ -1,0 +1,376 @@
+package unet
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/godiffusion/diffusion-models/backend"
+	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/schedules"
+)
+
+// tinyConfigs are small UNets covering the options: attention inside the
+// levels with two heads, the linear time embedding, classes, learned
+// variance, three channels, odd multipliers.
+var tinyConfigs = []UNetConfig{
+	{ImageSize: 8, BaseChannels: 8, ChannelMults: []int{1, 2}, NumResBlocks: 1, GroupNormGroups: 4},
+	{ImageSize: 8, InChannels: 3, BaseChannels: 8, ChannelMults: []int{1, 3}, NumResBlocks: 2, AttentionResolutions: []int{4},
+		Heads: 2, GroupNormGroups: 4, TimeEmbedding: TimeEmbeddingLinear, TimeEmbedDim: 16, LearnedVariance: true},
+	{ImageSize: 12, BaseChannels: 4, ChannelMults: []int{1, 1, 2}, NumResBlocks: 1, GroupNormGroups: 2, NumClasses: 3,
+		NoMiddleAttention: true, AttentionResolutions: []int{12}},
+}
+
+// runUNet builds the UNet of c, runs it once on x (channels-last) with
+// timesteps t and labels cond (nil: no labels), and returns the output and
+// the number of trainable parameters the graph created.
+func runUNet(t *testing.T, c UNetConfig, store *model.Store, x *tensors.Tensor, ts []int32, cond []int32) (*tensors.Tensor, int) {
+	t.Helper()
+	fn := UNet(c)
+	var out []*tensors.Tensor
+	var err error
+	if cond != nil {
+		var e *model.Exec
+		if e, err = model.NewExec(backend.MustShared(), store, func(scope *model.Scope, x, t, y *Node) *Node { return fn(scope, x, t, y) }); err == nil {
+			out, err = e.Call(x, tensors.FromValue(ts), tensors.FromValue(cond))
+		}
+	} else {
+		var e *model.Exec
+		if e, err = model.NewExec(backend.MustShared(), store, func(scope *model.Scope, x, t *Node) *Node { return fn(scope, x, t, nil) }); err == nil {
+			out, err = e.Call(x, tensors.FromValue(ts))
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for v := range store.IterVariables() {
+		if v.Trainable {
+			n += v.Shape().Size()
+		}
+	}
+	return out[0], n
+}
+
+func seededStore() *model.Store {
+	s := model.NewStore()
+	s.SetParam(model.ParamInitialSeed, int64(1))
+	return s
+}
+
+func zerosImages(c UNetConfig, batch int) *tensors.Tensor {
+	c = c.WithDefaults()
+	return tensors.FromShape(shapes.Make(dtypes.Float32, batch, c.ImageSize, c.ImageSize, c.InChannels))
+}
+
+// TestUNetParams checks, for every named configuration and the tiny test
+// ones, that NumParams (config arithmetic) equals the number of trainable
+// parameters the built graph creates, and the output shape; and that the
+// reference UNet has the 1,152,193 parameters of its PyTorch peer.
+func TestUNetParams(t *testing.T) {
+	var cases []UNetConfig
+	var names []string
+	for _, name := range UNetConfigNames() {
+		c, err := UNetConfigByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases, names = append(cases, c), append(names, name)
+	}
+	for i, c := range tinyConfigs {
+		cases, names = append(cases, c), append(names, fmt.Sprint("tiny", i))
+	}
+	for i, c := range cases {
+		t.Run(names[i], func(t *testing.T) {
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			d := c.WithDefaults()
+			var cond []int32
+			if d.NumClasses > 0 {
+				cond = []int32{0, int32(d.NumClasses)}
+			}
+			out, n := runUNet(t, c, seededStore(), zerosImages(c, 2), []int32{0, 999}, cond)
+			if n != c.NumParams() {
+				t.Errorf("graph has %d parameters, NumParams says %d", n, c.NumParams())
+			}
+			want := []int{2, d.ImageSize, d.ImageSize, d.InChannels * map[bool]int{false: 1, true: 2}[d.LearnedVariance]}
+			if !equalInts(out.Shape().Dimensions, want) {
+				t.Errorf("output shape %v, want %v", out.Shape().Dimensions, want)
+			}
+		})
+	}
+	ref, err := UNetConfigByName("reference")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ref.NumParams(); n != 1152193 {
+		t.Errorf("reference UNet has %d parameters, want 1152193", n)
+	}
+	if n := (UNetConfig{}).NumParams(); n != 1152193 {
+		t.Errorf("the zero UNetConfig has %d parameters, want the reference's 1152193", n)
+	}
+}
+
+// TestUNetClasses checks class conditioning: a nil cond is the null label
+// NumClasses, and different labels give different outputs.
+func TestUNetClasses(t *testing.T) {
+	c := tinyConfigs[2]
+	x := zerosImages(c, 2)
+	ts := []int32{5, 5}
+	store := seededStore()
+	null, _ := runUNet(t, c, store, x, ts, []int32{3, 3})
+	none, _ := runUNet(t, c, store, x, ts, nil)
+	labels, _ := runUNet(t, c, store, x, ts, []int32{0, 1})
+	a, b, l := tensors.MustCopyFlatData[float32](null), tensors.MustCopyFlatData[float32](none), tensors.MustCopyFlatData[float32](labels)
+	half := len(a) / 2
+	var dNone, dLabels float64
+	for i := range a {
+		dNone = max(dNone, math.Abs(float64(a[i]-b[i])))
+	}
+	for i := range half {
+		dLabels = max(dLabels, math.Abs(float64(l[i]-l[half+i])))
+	}
+	if dNone > 1e-6 {
+		t.Errorf("cond=nil differs from the null label by %g", dNone)
+	}
+	if dLabels < 1e-4 {
+		t.Errorf("labels 0 and 1 give the same output (max difference %g)", dLabels)
+	}
+}
+
+// TestUNetConfigErrors checks that invalid configurations are refused.
+func TestUNetConfigErrors(t *testing.T) {
+	for _, c := range []UNetConfig{
+		{ImageSize: 30},                   // 30 is not divisible by 4
+		{GroupNormGroups: 5},              // 5 does not divide 32
+		{Heads: 3},                        // 3 does not divide 64 (middle attention)
+		{TimeEmbedding: "learned"},        // unknown embedding
+		{TimeEmbedDim: 7},                 // odd sinusoidal width
+		{Dropout: 1},                      // not < 1
+		{ChannelMults: []int{1, 0}},       // zero width
+		{NumClasses: -1},                  // negative classes
+		{BaseChannels: 12, ImageSize: 28}, // 12·2 + 12 concatenated = 36, fine; 12 not divisible by 8
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if _, err := UNetConfigByName("huge"); err == nil {
+		t.Error("UNetConfigByName accepted an unknown name")
+	}
+}
+
+// TestUNetTrains runs a few diffusion.Trainer steps of the "small" UNet on
+// a fixed batch of random images: the loss must fall (from about the
+// variance of ε, 1, for an untrained network).
+func TestUNetTrains(t *testing.T) {
+	c, err := UNetConfigByName("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schedules.New("linear", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := diffusion.NewProcess(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := diffusion.NewTrainer(backend.MustShared(), p, diffusion.Denoiser{Fn: UNet(c), Prediction: diffusion.PredictEpsilon},
+		diffusion.TrainConfig{LearningRate: 2e-3, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x0 := randomImagesSized(8, 28, 3)
+	const steps, window = 30, 8
+	var losses []float64
+	for range steps {
+		r, err := tr.TrainStep(x0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, r.Loss)
+	}
+	mean := func(v []float64) float64 {
+		s := 0.0
+		for _, x := range v {
+			s += x
+		}
+		return s / float64(len(v))
+	}
+	first, last := mean(losses[:window]), mean(losses[steps-window:])
+	t.Logf("loss: first %d steps %.3f, last %d steps %.3f", window, first, window, last)
+	if last > 0.7*first {
+		t.Errorf("loss fell from %.3f only to %.3f", first, last)
+	}
+}
+
+// TestReferenceLayers checks the reference UNet's parameters scope by scope
+// against the table of UNetConfigByName's documentation (counted by hand
+// from the layer formulas, the numbers a PyTorch peer must match).
+func TestReferenceLayers(t *testing.T) {
+	want := map[string]int{
+		"time_1": 16512, "time_2": 16512, "conv_in": 320,
+		"down_0/res_0": 22752, "down_0/res_1": 22752, "down_0/downsample": 9248,
+		"down_1/res_0": 65984, "down_1/res_1": 82368, "down_1/downsample": 36928,
+		"down_2/res_0": 82368, "down_2/res_1": 82368,
+		"middle/res_0": 82368, "middle/attn": 16768, "middle/res_1": 82368,
+		"up_2/res_0": 127616, "up_2/res_1": 82368, "up_2/upsample": 36928,
+		"up_1/res_0": 127616, "up_1/res_1": 82368, "up_1/upsample": 18464,
+		"up_0/res_0": 34112, "up_0/res_1": 22752,
+		"out_norm": 64, "conv_out": 289,
+	}
+	ref, err := UNetConfigByName("reference")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := seededStore()
+	runUNet(t, ref, store, zerosImages(ref, 1), []int32{3}, nil)
+	got := map[string]int{}
+	for v := range store.IterVariables() {
+		if !v.Trainable {
+			continue
+		}
+		parts := strings.Split(strings.TrimPrefix(v.Path(), "/"), "/")
+		key := parts[0]
+		if strings.HasPrefix(key, "down_") || strings.HasPrefix(key, "up_") || key == "middle" {
+			key += "/" + parts[1]
+		}
+		got[key] += v.Shape().Size()
+	}
+	total := 0
+	for k, n := range want {
+		total += n
+		if got[k] != n {
+			t.Errorf("%s: %d parameters, want %d", k, got[k], n)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected scope %s (%d parameters)", k, got[k])
+		}
+	}
+	if total != 1152193 {
+		t.Errorf("the table sums to %d", total)
+	}
+	// Initial values follow PyTorch's defaults: weights and biases of a
+	// layer with fan-in f in U(±1/√f) (f = Cin·k² for a convolution),
+	// GroupNorm scale 1 and offset 0.
+	for v := range store.IterVariables() {
+		if !v.Trainable {
+			continue
+		}
+		vals := tensors.MustCopyFlatData[float32](v.MustValue())
+		path := v.Path()
+		switch {
+		case strings.HasSuffix(path, "/scale") || strings.HasSuffix(path, "/offset"):
+			want := map[bool]float32{true: 1, false: 0}[strings.HasSuffix(path, "/scale")]
+			for _, x := range vals {
+				if x != want {
+					t.Fatalf("%s starts at %g, want %g", path, x, want)
+				}
+			}
+		case strings.HasSuffix(path, "/weights"):
+			dims := v.Shape().Dimensions
+			fanIn := dims[0] // Linear [in, out]
+			if len(dims) == 4 {
+				fanIn = dims[0] * dims[1] * dims[2] // Conv [k, k, Cin, out]
+			}
+			bound := 1 / math.Sqrt(float64(fanIn))
+			biases := tensors.MustCopyFlatData[float32](store.GetVariable(strings.TrimSuffix(path, "weights") + "biases").MustValue())
+			for _, x := range append(vals, biases...) {
+				if math.Abs(float64(x)) > bound {
+					t.Fatalf("%s: initial value %g outside ±%g", path, x, bound)
+				}
+			}
+		}
+	}
+}
+
+// TestUNetSameFunction checks that the convolution formulations and the
+// number of streams change the speed, not the function: the same weights
+// give the same output (up to float32 rounding) with every formulation and
+// with the batch in one, two or four streams.
+func TestUNetSameFunction(t *testing.T) {
+	c := tinyConfigs[1]
+	x := randomImagesSized(4, 8, 5)
+	// Three channels: repeat the random single channel with offsets.
+	v := tensors.MustCopyFlatData[float32](x)
+	v3 := make([]float32, 3*len(v))
+	for i, e := range v {
+		v3[3*i], v3[3*i+1], v3[3*i+2] = e, -e, 0.5*e
+	}
+	x3 := tensors.FromFlatDataAndDimensions(v3, 4, 8, 8, 3)
+	ts := []int32{0, 10, 500, 999}
+	store := seededStore()
+	oldConv, oldStreams := ConvOverride, StreamsOverride
+	defer func() { ConvOverride, StreamsOverride = oldConv, oldStreams }()
+	var ref []float32
+	for _, kind := range ConvKinds {
+		for _, streams := range []int{1, 2, 4} {
+			ConvOverride, StreamsOverride = kind, streams
+			out, _ := runUNet(t, c, store, x3, ts, nil)
+			got := tensors.MustCopyFlatData[float32](out)
+			if ref == nil {
+				ref = got
+				scale := 0.0
+				for _, e := range ref {
+					scale = max(scale, math.Abs(float64(e)))
+				}
+				if scale < 0.05 {
+					t.Fatalf("outputs too small (max %g) for the comparison to mean anything", scale)
+				}
+				continue
+			}
+			d := 0.0
+			for i := range got {
+				d = max(d, math.Abs(float64(got[i]-ref[i])))
+			}
+			if d > 1e-4 {
+				t.Errorf("%s with %d streams differs by %g from native with 1 stream", kind, streams, d)
+			}
+		}
+	}
+}
+
+// TestLinearTimeEmbedding checks the linear time embedding: with time_1 set
+// to weights 1 and time_2 to the identity, it must be SiLU(t/T) in every
+// component.
+func TestLinearTimeEmbedding(t *testing.T) {
+	const e, T = 4, 200
+	c := UNetConfig{TimeEmbedding: TimeEmbeddingLinear, TimeEmbedDim: e, Timesteps: T}.WithDefaults()
+	store := model.NewStore()
+	id := make([]float64, e*e)
+	for i := range e {
+		id[i*e+i] = 1
+	}
+	store.VariableWithValue("/time_1/weights", tensors.FromFlatDataAndDimensions(ones(e), 1, e))
+	store.VariableWithValue("/time_1/biases", make([]float64, e))
+	store.VariableWithValue("/time_2/weights", tensors.FromFlatDataAndDimensions(id, e, e))
+	store.VariableWithValue("/time_2/biases", make([]float64, e))
+	ex, err := model.NewExec(backend.MustShared(), store, func(scope *model.Scope, ts *Node) *Node {
+		return c.timeEmbedding(scope, ts, dtypes.Float64)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := []int32{0, 50, 199}
+	got := tensors.MustCopyFlatData[float64](ex.MustCall(ts)[0])
+	for i, tt := range ts {
+		u := float64(tt) / T
+		want := u / (1 + math.Exp(-u))
+		for k := range e {
+			if d := math.Abs(got[i*e+k] - want); d > 1e-12 {
+				t.Errorf("t=%d component %d: %g, want SiLU(%g) = %g", tt, k, got[i*e+k], u, want)
+			}
+		}
+	}
+}
