@@ -493,3 +493,25 @@ func (tr *Trainer) Run(data Data, opts RunOptions) error {
 	bar.Done()
 	return save()
 }
+
+// ForSampling returns a copy of a checkpoint that keeps only what sampling
+// needs: the configuration, the step, the loss history and the denoiser's
+// weights (the EMA weights, stored as the weights, when useEMA and they
+// exist). It is about a quarter of the size of a training checkpoint (no
+// optimizer moments, no second copy of the weights) and cannot resume
+// training.
+func ForSampling(c *Checkpoint, useEMA bool) (*Checkpoint, error) {
+	store, err := SamplingStore(c, useEMA)
+	if err != nil {
+		return nil, err
+	}
+	out := &Checkpoint{Config: c.Config, Step: c.Step, Losses: c.Losses, Variables: map[string]*tensors.Tensor{}}
+	for v := range store.IterVariables() {
+		t, err := v.Value()
+		if err != nil {
+			return nil, err
+		}
+		out.Variables[v.Path()] = t
+	}
+	return out, nil
+}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
@@ -288,5 +289,34 @@ func TestLossAwareSampler(t *testing.T) {
 	}
 	if err := NewLossAwareSampler(5).SetState(st); err == nil {
 		t.Errorf("a state for T=4 was accepted by a sampler with T=5")
+	}
+}
+
+func TestForSampling(t *testing.T) {
+	tr := smallMLPTrainer(t, "uniform")
+	if err := tr.Run(toyBatches{}, RunOptions{Steps: 3, BatchSize: 8}); err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := tr.Checkpoint([]byte(`{"a":1}`))
+	s, err := ForSampling(ck, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, v := range s.Variables {
+		if !strings.HasPrefix(path, "/model/") {
+			t.Errorf("sampling checkpoint keeps %s", path)
+		}
+		if !v.Equal(ck.Variables["/ema"+path]) {
+			t.Errorf("%s is not the EMA weight", path)
+		}
+	}
+	if len(s.Variables) == 0 || string(s.Config) != `{"a":1}` || s.Step != 3 {
+		t.Errorf("sampling checkpoint: %d variables, config %s, step %d", len(s.Variables), s.Config, s.Step)
+	}
+	// It samples like the EMA weights of the full checkpoint.
+	a, _ := SamplingStore(ck, true)
+	b, _ := SamplingStore(s, true)
+	if a.NumVariables() != b.NumVariables() {
+		t.Errorf("%d vs %d variables", a.NumVariables(), b.NumVariables())
 	}
 }

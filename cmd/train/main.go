@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	resume := fs.Bool("resume", false, "continue the run in --out")
 	every := fs.Int64("checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	export := fs.String("export", "", "also write a sampling-only checkpoint (EMA weights, no optimizer state) to this file; with --resume at --steps, only export")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -117,6 +118,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 				ckptPath, strings.Join(conflicts, "; "))
 		}
 		if ck.Step >= *steps {
+			if *export != "" {
+				return exportSampling(stdout, ck, *export)
+			}
 			return fmt.Errorf("--resume: the checkpoint is already at step %d ≥ --steps %d", ck.Step, *steps)
 		}
 		restored = ck
@@ -175,6 +179,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "loss curve %s\n", filepath.Join(*out, "loss.png"))
+	if *export != "" {
+		ck, err := tr.Checkpoint(cfgJSON)
+		if err != nil {
+			return err
+		}
+		return exportSampling(stdout, ck, *export)
+	}
+	return nil
+}
+
+// exportSampling writes the sampling-only form of a checkpoint (EMA weights when present).
+func exportSampling(stdout io.Writer, ck *diffusion.Checkpoint, path string) error {
+	s, err := diffusion.ForSampling(ck, diffusion.HasEMA(ck))
+	if err != nil {
+		return err
+	}
+	if err := diffusion.WriteCheckpoint(path, s); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sampling checkpoint (step %d, %d weight tensors) %s\n", s.Step, len(s.Variables), path)
 	return nil
 }
 
@@ -182,7 +206,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 // ("" for flags that are not part of the configuration).
 func flagField(flagName string) string {
 	switch flagName {
-	case "steps", "out", "resume", "checkpoint-every", "quiet":
+	case "steps", "out", "resume", "checkpoint-every", "quiet", "export":
 		return ""
 	case "batch-size":
 		return "batch_size"

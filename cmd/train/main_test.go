@@ -110,3 +110,26 @@ func TestTrainImages(t *testing.T) {
 		t.Errorf("an MLP on images: error %v, want one pointing to the unet model", err)
 	}
 }
+
+func TestExport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := train(t, append([]string{"--dataset", "moons", "--steps", "5", "--out", dir}, tiny...)...); err != nil {
+		t.Fatal(err)
+	}
+	exp := filepath.Join(dir, "sampling.ckpt")
+	if out, err := train(t, "--out", dir, "--resume", "--steps", "5", "--export", exp, "--quiet"); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	ck, err := diffusion.ReadCheckpoint(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path := range ck.Variables {
+		if !strings.HasPrefix(path, "/model/") {
+			t.Errorf("exported checkpoint keeps %s", path)
+		}
+	}
+	if ck.Step != 5 || len(ck.Variables) == 0 {
+		t.Errorf("exported step %d with %d variables", ck.Step, len(ck.Variables))
+	}
+}
