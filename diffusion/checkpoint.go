@@ -40,6 +40,9 @@ type Checkpoint struct {
 	SamplerState json.RawMessage `json:"sampler_state,omitempty"`
 	// Losses is the recent training loss history (for plots), optional.
 	Losses []float64 `json:"losses,omitempty"`
+	// WeightsAreEMA marks a sampling-only checkpoint ([ForSampling]) whose
+	// model weights are the EMA of the training weights.
+	WeightsAreEMA bool `json:"weights_are_ema,omitempty"`
 	// Variables maps each variable's full path to its value.
 	Variables map[string]*tensors.Tensor `json:"-"`
 }
@@ -114,6 +117,13 @@ func writeFileAtomic(path string, data []byte) error {
 		}
 	}()
 	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("diffusion: writing %s: %w", path, err)
+	}
+	mode := os.FileMode(0o644) // CreateTemp makes 0600 files; keep an existing file's mode
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	if err := f.Chmod(mode); err != nil {
 		return fmt.Errorf("diffusion: writing %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {

@@ -505,7 +505,8 @@ func ForSampling(c *Checkpoint, useEMA bool) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Checkpoint{Config: c.Config, Step: c.Step, Losses: c.Losses, Variables: map[string]*tensors.Tensor{}}
+	out := &Checkpoint{Config: c.Config, Step: c.Step, Losses: c.Losses, Variables: map[string]*tensors.Tensor{},
+		WeightsAreEMA: c.WeightsAreEMA || (useEMA && HasEMA(c))}
 	for v := range store.IterVariables() {
 		t, err := v.Value()
 		if err != nil {

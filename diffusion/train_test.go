@@ -320,3 +320,23 @@ func TestForSampling(t *testing.T) {
 		t.Errorf("%d vs %d variables", a.NumVariables(), b.NumVariables())
 	}
 }
+
+func TestCheckpointFileMode(t *testing.T) {
+	tr := smallMLPTrainer(t, "uniform")
+	path := filepath.Join(t.TempDir(), "m.ckpt")
+	if err := tr.Run(toyBatches{}, RunOptions{Steps: 1, BatchSize: 4, CheckpointPath: path}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("checkpoint mode %v, want -rw-r--r--", st.Mode().Perm())
+	}
+	ck, _ := ReadCheckpoint(path)
+	s, _ := ForSampling(ck, true)
+	if !s.WeightsAreEMA {
+		t.Errorf("a sampling checkpoint made from EMA weights must say so")
+	}
+}

@@ -163,7 +163,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	weights := "EMA"
-	if !useEMA {
+	switch {
+	case ck.WeightsAreEMA:
+		weights = "exported EMA"
+	case !useEMA:
 		weights = "raw"
 	}
 	fmt.Fprintf(stdout, "%d samples from %s (step %d, %s weights) with %s, %d steps, in %s\n",
