@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,10 +22,12 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
+	"github.com/godiffusion/diffusion-models/unet"
 )
 
-// sideResult is what one side (Go or PyTorch) measured for one activation.
+// sideResult is what one side (Go or PyTorch) measured for one model.
 type sideResult struct {
 	params     int
 	train      timing
@@ -33,49 +36,119 @@ type sideResult struct {
 	otherCPU   float64 // share of the CPUs used by other processes meanwhile (< 0: unknown)
 }
 
-// benchGo times the Go training step and sampling step for one activation.
+// stepsSpec is what benchSteps times: a trainer's step on prepared batches,
+// then a compiled sampler step on the EMA weights.
+type stepsSpec struct {
+	label   string // names the CPU profile (profilePath) and the log lines
+	process *diffusion.Process
+	den     diffusion.Denoiser
+	train   diffusion.TrainConfig
+	batches []*tensors.Tensor // one per call, warm-up included
+	sampler diffusion.Sampler
+	samples int   // batch of the sampling step
+	dims    []int // shape of one sample
+}
+
+// benchGo times the Go training step and sampling step of the MLP for one activation.
 func benchGo(b compute.Backend, act string, o options, stderr io.Writer) (sideResult, error) {
-	var res sideResult
 	c := experiment.Default2D("gaussians8")
 	c.MLP.Activation = act
 	p, den, tc, err := c.Build()
 	if err != nil {
-		return res, err
+		return sideResult{}, err
 	}
 	data, err := c.Data()
 	if err != nil {
-		return res, err
+		return sideResult{}, err
 	}
-	// Start the peak-memory measurement afresh for this activation: collect
-	// what earlier ones left, then reset the kernel's high-water mark.
+	// The batches are drawn beforehand so that only the step is timed.
+	batches := make([]*tensors.Tensor, o.warmup+o.runs)
+	for i := range batches {
+		if batches[i], _, err = data.Batch(int64(i), o.batch); err != nil {
+			return sideResult{}, err
+		}
+	}
+	return benchSteps(b, stepsSpec{
+		label: act, process: p, den: den, train: tc, batches: batches,
+		sampler: diffusion.DDPM{P: p, Variance: c.SampleVariance()}, samples: o.samples, dims: []int{2},
+	}, o, stderr)
+}
+
+// unetTrainConfig is the UNet's training step: DDPM's Adam learning rate
+// 2e-4 (no warm-up, no clipping) and an EMA of the weights with decay
+// 0.9999, as in bench/unet_peer.py.
+var unetTrainConfig = diffusion.TrainConfig{LearningRate: 2e-4, EMADecay: 0.9999, Seed: 1}
+
+// benchGoUNet times the Go training step (a batch of o.unetBatch random
+// images in [−1, 1]) and DDPM sampling step (o.unetSamples images, β̃
+// variance, x̂₀ clipped to [−1, 1] as for pixels) of the UNet of cfg, with the
+// linear schedule, T = 1000, and ε prediction.
+func benchGoUNet(b compute.Backend, cfg unet.UNetConfig, o options, stderr io.Writer) (sideResult, error) {
+	s, err := schedules.New("linear", 1000)
+	if err != nil {
+		return sideResult{}, err
+	}
+	p, err := diffusion.NewProcess(s)
+	if err != nil {
+		return sideResult{}, err
+	}
+	cfg = cfg.WithDefaults()
+	dims := []int{cfg.ImageSize, cfg.ImageSize, cfg.InChannels}
+	// The batches are drawn beforehand so that only the step is timed.
+	batches := make([]*tensors.Tensor, o.warmup+o.runs)
+	for i := range batches {
+		batches[i] = uniformImages(o.unetBatch, dims, uint64(i))
+	}
+	return benchSteps(b, stepsSpec{
+		label: "unet", process: p, train: unetTrainConfig, batches: batches,
+		den:     diffusion.Denoiser{Fn: unet.UNet(cfg), Prediction: diffusion.PredictEpsilon},
+		sampler: diffusion.DDPM{P: p, Variance: diffusion.FixedSmall, ClipX0: true},
+		samples: o.unetSamples, dims: dims,
+	}, o, stderr)
+}
+
+// uniformImages returns n images shaped dims of independent uniform noise
+// in [−1, 1] (MNIST's pixel range after scaling), from a generator seeded by seed.
+func uniformImages(n int, dims []int, seed uint64) *tensors.Tensor {
+	r := rand.New(rand.NewPCG(seed, 3))
+	shape := append([]int{n}, dims...)
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	v := make([]float32, size)
+	for i := range v {
+		v[i] = 2*r.Float32() - 1
+	}
+	return tensors.FromFlatDataAndDimensions(v, shape...)
+}
+
+// benchSteps times spec's training step, then its sampling step, and
+// measures the peak memory of both.
+func benchSteps(b compute.Backend, spec stepsSpec, o options, stderr io.Writer) (sideResult, error) {
+	var res sideResult
+	// Start the peak-memory measurement afresh for this model: collect what
+	// earlier ones left, then reset the kernel's high-water mark.
 	runtime.GC()
 	debug.FreeOSMemory()
 	resetPeakRSS()
 
-	tr, err := diffusion.NewTrainer(b, p, den, tc)
+	tr, err := diffusion.NewTrainer(b, spec.process, spec.den, spec.train)
 	if err != nil {
 		return res, err
-	}
-	// The batches are drawn beforehand so that only the step is timed.
-	total := o.warmup + o.runs
-	batches := make([]*tensors.Tensor, total)
-	for i := range batches {
-		if batches[i], _, err = data.Batch(int64(i), o.batch); err != nil {
-			return res, err
-		}
 	}
 	var profile *os.File
 	res.train, err = timeCalls(o.warmup, o.runs, func(i int) error {
 		if i == o.warmup && o.cpuProfile != "" {
 			// Only the timed steps are profiled, not the compilation.
-			f, perr := startProfile(profilePath(o.cpuProfile, act))
+			f, perr := startProfile(profilePath(o.cpuProfile, spec.label))
 			if perr != nil {
 				return perr
 			}
 			profile = f
-			fmt.Fprintf(stderr, "bench: %s: CPU profile of the timed training steps → %s\n", act, f.Name())
+			fmt.Fprintf(stderr, "bench: %s: CPU profile of the timed training steps → %s\n", spec.label, f.Name())
 		}
-		_, err := tr.TrainStep(batches[i], nil)
+		_, err := tr.TrainStep(spec.batches[i], nil)
 		return err
 	})
 	if profile != nil {
@@ -98,13 +171,12 @@ func benchGo(b compute.Backend, act string, o options, stderr io.Writer) (sideRe
 	if err != nil {
 		return res, err
 	}
-	sampler := diffusion.DDPM{P: p, Variance: c.SampleVariance()}
-	st, err := newSampleStep(b, store, den, sampler, o.samples)
+	st, err := newSampleStep(b, store, spec.den, spec.sampler, spec.samples, spec.dims)
 	if err != nil {
 		return res, err
 	}
 	defer st.exec.Finalize()
-	T := p.T()
+	T := spec.process.T()
 	res.sample, err = timeCalls(o.warmup, o.runs, func(i int) error {
 		// Step indices T−1, T−2, … as in a sampling run.
 		return st.step(T - 1 - i%T)
@@ -136,11 +208,12 @@ func modelParams(store *model.Store) int {
 // as diffusion.Sample builds it, with its running state.
 type sampleStep struct {
 	exec *model.Exec
-	x    *tensors.Tensor // current samples [n, 2]
+	x    *tensors.Tensor // current samples [n, dims...]
 	rng  *tensors.Tensor // random state
 }
 
-func newSampleStep(b compute.Backend, store *model.Store, den diffusion.Denoiser, s diffusion.Sampler, n int) (*sampleStep, error) {
+// newSampleStep compiles s's step for n samples shaped dims each and draws x_T.
+func newSampleStep(b compute.Backend, store *model.Store, den diffusion.Denoiser, s diffusion.Sampler, n int, dims []int) (*sampleStep, error) {
 	exec, err := model.NewExec(b, store, func(scope *model.Scope, x, tIdx, rng *Node) (*Node, *Node, *Node) {
 		t := BroadcastToDims(ConvertDType(tIdx, dtypes.Int32), x.Shape().Dimensions[0])
 		return s.Step(scope.In(diffusion.ModelScope), den, x, t, nil, rng)
@@ -154,11 +227,16 @@ func newSampleStep(b compute.Backend, store *model.Store, den diffusion.Denoiser
 	}
 	// x_T ~ N(0, I), drawn on the host.
 	r := rand.New(rand.NewPCG(1, 2))
-	x0 := make([]float32, 2*n)
+	shape := append([]int{n}, dims...)
+	size := 1
+	for _, d := range shape {
+		size *= d
+	}
+	x0 := make([]float32, size)
 	for i := range x0 {
 		x0[i] = float32(r.NormFloat64())
 	}
-	return &sampleStep{exec: exec, x: tensors.FromFlatDataAndDimensions(x0, n, 2), rng: rng}, nil
+	return &sampleStep{exec: exec, x: tensors.FromFlatDataAndDimensions(x0, shape...), rng: rng}, nil
 }
 
 // step runs the compiled step at step index t, replacing the samples and the
@@ -225,10 +303,11 @@ func startProfile(path string) (*os.File, error) {
 	return f, nil
 }
 
-// profilePath inserts "-act" before the extension of path (cpu.prof → cpu-relu.prof).
-func profilePath(path, act string) string {
+// profilePath inserts "-label" before the extension of path (cpu.prof →
+// cpu-relu.prof, cpu-unet.prof).
+func profilePath(path, label string) string {
 	ext := filepath.Ext(path)
-	return strings.TrimSuffix(path, ext) + "-" + act + ext
+	return strings.TrimSuffix(path, ext) + "-" + label + ext
 }
 
 // resetPeakRSS resets the kernel's high-water mark of this process's resident
@@ -238,9 +317,24 @@ func resetPeakRSS() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
-// peakRSSMiB returns the process's peak resident memory (getrusage maxrss,
-// KiB on Linux) in MiB, or 0 when unknown.
+// peakRSSMiB returns the process's peak resident memory in MiB: VmHWM of
+// /proc/self/status, the high-water mark that resetPeakRSS resets, or else
+// getrusage's maxrss (KiB on Linux), or 0 when unknown. (maxrss also holds
+// the peak of the process that started this one, inherited at exec, and
+// is not reset by resetPeakRSS.)
 func peakRSSMiB() float64 {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				f := strings.Fields(rest)
+				if len(f) == 2 && f[1] == "kB" {
+					if kib, err := strconv.ParseFloat(f[0], 64); err == nil {
+						return kib / 1024
+					}
+				}
+			}
+		}
+	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

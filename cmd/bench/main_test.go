@@ -108,6 +108,10 @@ func TestBadFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--activation", "tanh"}, "tanh"},
+		{[]string{"--model", "cnn"}, "--model"},
+		{[]string{"--unet-config", "huge"}, "--unet-config"},
+		{[]string{"--unet-batch", "0"}, "--unet-batch"},
+		{[]string{"--unet-samples", "-1"}, "--unet-samples"},
 		{[]string{"--activation", ","}, "--activation"},
 		{[]string{"--runs", "0"}, "--runs"},
 		{[]string{"--warmup", "-1"}, "--warmup"},
@@ -168,6 +172,16 @@ func TestMissingPeer(t *testing.T) {
 		t.Errorf("PyTorch cell %q without torch, want —", r[2])
 	}
 
+	// The UNet peer reports a missing torch the same way.
+	var ub bytes.Buffer
+	uo, err := parseFlags([]string{"--python", py, "--model", "unet"}, &ub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newPeer(uo, unetPeerScript, "", "unet-peer-script"); err == nil || !strings.Contains(err.Error(), "PyTorch is not installed") {
+		t.Errorf("UNet peer without torch: error %v, want one saying PyTorch is not installed", err)
+	}
+
 	if _, err := exec.LookPath("/nonexistent/python3"); err == nil {
 		t.Skip("/nonexistent/python3 exists")
 	}
@@ -176,7 +190,7 @@ func TestMissingPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newPeer(o); err == nil || !strings.Contains(err.Error(), "/nonexistent/python3") {
+	if _, err := newPeer(o, mlpPeerScript, "", "peer-script"); err == nil || !strings.Contains(err.Error(), "/nonexistent/python3") {
 		t.Errorf("a missing interpreter: error %v, want one naming it", err)
 	}
 }
@@ -241,47 +255,58 @@ func TestProfilePath(t *testing.T) {
 	}
 }
 
-var (
-	peerOnce   sync.Once
-	testPeer   *peerRunner
-	peerSkip   string
-	peerErr    error
-	testPython = "/usr/bin/python3"
-)
+// testPython is the interpreter the peer tests run.
+const testPython = "/usr/bin/python3"
+
+// peerProbe is the outcome of probing one peer script (once per test binary).
+type peerProbe struct {
+	once   sync.Once
+	runner *peerRunner
+	skip   string
+	err    error
+}
+
+var peerProbes = map[string]*peerProbe{mlpPeerScript: {}, unetPeerScript: {}}
 
 // peerOrSkip returns a runner for bench/mlp_peer.py, or skips the test when
 // /usr/bin/python3 cannot import torch.
-func peerOrSkip(t *testing.T) *peerRunner {
+func peerOrSkip(t *testing.T) *peerRunner { return peerOrSkipFor(t, mlpPeerScript) }
+
+// peerOrSkipFor returns a runner for the peer script rel (mlpPeerScript or
+// unetPeerScript), or skips the test, saying why, when /usr/bin/python3 is
+// missing or cannot import torch (as on CI).
+func peerOrSkipFor(t *testing.T, rel string) *peerRunner {
 	t.Helper()
-	peerOnce.Do(func() {
+	pp := peerProbes[rel]
+	pp.once.Do(func() {
 		if _, err := exec.LookPath(testPython); err != nil {
-			peerSkip = "no " + testPython
+			pp.skip = "no " + testPython
 			return
 		}
-		script, err := findPeerScript()
+		script, err := findPeerScript(rel)
 		if err != nil {
-			peerErr = err
+			pp.err = err
 			return
 		}
 		p := &peerRunner{python: testPython, script: script}
 		if _, err := p.exec("--count-params"); err != nil {
 			var ee *exec.ExitError
 			if strings.Contains(err.Error(), "PyTorch is not installed") || errors.As(err, &ee) && ee.ExitCode() == exitNoTorch {
-				peerSkip = testPython + " lacks torch: " + err.Error()
+				pp.skip = testPython + " lacks torch: " + err.Error()
 				return
 			}
-			peerErr = err
+			pp.err = err
 			return
 		}
-		testPeer = p
+		pp.runner = p
 	})
-	if peerSkip != "" {
-		t.Skip(peerSkip)
+	if pp.skip != "" {
+		t.Skip(pp.skip)
 	}
-	if peerErr != nil {
-		t.Fatal(peerErr)
+	if pp.err != nil {
+		t.Fatal(pp.err)
 	}
-	return testPeer
+	return pp.runner
 }
 
 // TestPeerParamCount compares the parameters of the PyTorch model (counted

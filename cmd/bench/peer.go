@@ -13,41 +13,46 @@ import (
 	"strings"
 )
 
-// peerScriptPath is where the peer lives, relative to the repository root.
-var peerScriptPath = filepath.Join("bench", "mlp_peer.py")
+// Where the peers live, relative to the repository root.
+var (
+	mlpPeerScript  = filepath.Join("bench", "mlp_peer.py")
+	unetPeerScript = filepath.Join("bench", "unet_peer.py")
+)
 
 // exitNoTorch is the peer's exit status when PyTorch cannot be imported.
 const exitNoTorch = 3
 
-// peerRunner runs bench/mlp_peer.py.
+// peerRunner runs one of the peer scripts.
 type peerRunner struct {
 	python, script string
 	o              options
 }
 
-// peerResult is what the peer measured for one activation.
+// peerResult is what the peer measured for one model.
 type peerResult struct {
 	sideResult
 	torchVersion string
 	threads      int
 	blas         string // BLAS library the peer loaded
+	conv         string // kernel of PyTorch's convolutions (UNet peer only)
 	malloc       string // the peer's malloc mode
 }
 
-// newPeer finds the interpreter and the script and checks that PyTorch
-// imports, so that a missing peer is reported before any timing.
-func newPeer(o options) (*peerRunner, error) {
+// newPeer finds the interpreter and the script (rel, found from the working
+// directory upwards, or the path given by the flag named flagName) and checks
+// that PyTorch imports, so that a missing peer is reported before any timing.
+func newPeer(o options, rel, given, flagName string) (*peerRunner, error) {
 	python, err := exec.LookPath(o.python)
 	if err != nil {
 		return nil, fmt.Errorf("Python interpreter %q not found (--python): %w", o.python, err)
 	}
-	script := o.peerScript
+	script := given
 	if script == "" {
-		if script, err = findPeerScript(); err != nil {
+		if script, err = findPeerScript(rel); err != nil {
 			return nil, err
 		}
 	} else if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Errorf("--peer-script: %w", err)
+		return nil, fmt.Errorf("--%s: %w", flagName, err)
 	}
 	p := &peerRunner{python: python, script: script, o: o}
 	if _, err := p.exec("--count-params"); err != nil {
@@ -56,21 +61,22 @@ func newPeer(o options) (*peerRunner, error) {
 	return p, nil
 }
 
-// findPeerScript looks for bench/mlp_peer.py in the working directory and
-// its parents (go run ./cmd/bench runs at the repository root, go test in cmd/bench).
-func findPeerScript() (string, error) {
+// findPeerScript looks for the script rel (e.g. bench/mlp_peer.py) in the
+// working directory and its parents (go run ./cmd/bench runs at the
+// repository root, go test in cmd/bench).
+func findPeerScript(rel string) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("finding %s: %w", peerScriptPath, err)
+		return "", fmt.Errorf("finding %s: %w", rel, err)
 	}
 	for {
-		p := filepath.Join(dir, peerScriptPath)
+		p := filepath.Join(dir, rel)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("%s not found in the working directory or its parents (run from the repository, or pass --peer-script)", peerScriptPath)
+			return "", fmt.Errorf("%s not found in the working directory or its parents (run from the repository, or pass its path)", rel)
 		}
 		dir = parent
 	}
@@ -110,15 +116,26 @@ type peerLine struct {
 	Threads     int     `json:"threads"`
 	Params      int     `json:"params"`
 	BLAS        string  `json:"blas"`
+	Conv        string  `json:"conv"`
 	Malloc      string  `json:"malloc"`
 }
 
-// run times the peer for one activation.
-func (p *peerRunner) run(act string) (peerResult, error) {
+// runMLP times bench/mlp_peer.py for one activation.
+func (p *peerRunner) runMLP(act string) (peerResult, error) {
+	return p.measure("--activation", act, "--batch", strconv.Itoa(p.o.batch), "--samples", strconv.Itoa(p.o.samples))
+}
+
+// runUNet times bench/unet_peer.py for the named UNet configuration.
+func (p *peerRunner) runUNet(config string) (peerResult, error) {
+	return p.measure("--config", config, "--batch", strconv.Itoa(p.o.unetBatch), "--samples", strconv.Itoa(p.o.unetSamples))
+}
+
+// measure runs the peer with args and the flags common to both peers, and
+// reads its measurements.
+func (p *peerRunner) measure(args ...string) (peerResult, error) {
 	o := p.o
-	out, err := p.exec("--activation", act, "--runs", strconv.Itoa(o.runs), "--warmup", strconv.Itoa(o.warmup),
-		"--batch", strconv.Itoa(o.batch), "--samples", strconv.Itoa(o.samples), "--threads", strconv.Itoa(o.threads),
-		"--malloc", o.peerMalloc)
+	out, err := p.exec(append(args, "--runs", strconv.Itoa(o.runs), "--warmup", strconv.Itoa(o.warmup),
+		"--threads", strconv.Itoa(o.threads), "--malloc", o.peerMalloc)...)
 	if err != nil {
 		return peerResult{}, err
 	}
@@ -142,7 +159,7 @@ func parsePeer(out []byte) (peerResult, error) {
 		tm := timing{Median: l.MedianMS, Min: l.MinMS, Max: l.MaxMS, First: l.FirstMS, Runs: l.Runs}
 		switch l.Measurement {
 		case "info":
-			r.torchVersion, r.threads, r.params, r.blas, r.malloc = l.Torch, l.Threads, l.Params, l.BLAS, l.Malloc
+			r.torchVersion, r.threads, r.params, r.blas, r.conv, r.malloc = l.Torch, l.Threads, l.Params, l.BLAS, l.Conv, l.Malloc
 		case "train_step":
 			r.train = tm
 		case "sample_step":

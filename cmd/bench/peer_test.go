@@ -20,7 +20,7 @@ import (
 )
 
 func TestParsePeer(t *testing.T) {
-	good := `{"measurement": "info", "torch": "1.13.0a0", "threads": 2, "params": 174082, "blas": "OpenBLAS", "malloc": "keep"}
+	good := `{"measurement": "info", "torch": "1.13.0a0", "threads": 2, "params": 174082, "blas": "OpenBLAS", "conv": "oneDNN (mkldnn)", "malloc": "keep"}
 {"measurement": "train_step", "median_ms": 5.5, "min_ms": 5, "max_ms": 7, "first_ms": 30, "runs": 50}
 {"measurement": "sample_step", "median_ms": 6.5, "min_ms": 6, "max_ms": 9, "first_ms": 20, "runs": 50}
 {"measurement": "peak_rss", "mib": 265}
@@ -29,7 +29,7 @@ func TestParsePeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.torchVersion != "1.13.0a0" || r.threads != 2 || r.params != 174082 || r.blas != "OpenBLAS" ||
+	if r.torchVersion != "1.13.0a0" || r.threads != 2 || r.params != 174082 || r.blas != "OpenBLAS" || r.conv != "oneDNN (mkldnn)" ||
 		r.train.Median != 5.5 || r.train.Min != 5 || r.train.Max != 7 || r.train.First != 30 || r.train.Runs != 50 ||
 		r.sample.Median != 6.5 || r.peakRSSMiB != 265 {
 		t.Errorf("parsePeer read %+v", r)

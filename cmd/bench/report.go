@@ -36,11 +36,15 @@ func summarize(ms []float64) timing {
 	return timing{Median: med, Min: s[0], Max: s[n-1], Runs: n}
 }
 
-// activationResult holds both sides for one activation (peer nil when it did not run).
-type activationResult struct {
-	activation string
-	goSide     sideResult
-	peer       *peerResult
+// partResult holds both sides for one measured model: the MLP with one
+// activation, or the UNet (peer nil when it did not run).
+type partResult struct {
+	label   string // row prefix: the activation, or "unet"
+	model   string // "mlp" or "unet"
+	batch   int    // training batch
+	samples int    // batch of the sampling step
+	goSide  sideResult
+	peer    *peerResult
 }
 
 // environment describes the run, for the report's header.
@@ -50,10 +54,12 @@ type environment struct {
 	backend, backendDesc   string
 	load                   string
 	busy                   float64 // share of the CPUs busy just before the run, or < 0
+	unetGo                 string  // the Go UNet's convolution formulation and streams
 	torch                  string
 	torchThreads           int
 	torchBLAS, torchMalloc string
-	peerNote               string
+	torchConv              string   // kernel of PyTorch's convolutions (UNet peer)
+	peerNotes              []string // why a peer did not run
 }
 
 const banner = "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
@@ -208,16 +214,35 @@ func torchColumn(version string) string {
 }
 
 // writeReport prints the header and the table.
-func writeReport(w io.Writer, env environment, o options, rows []activationResult) {
-	fmt.Fprintf(w, "# 2-D MLP diffusion model: Go against PyTorch (gaussians8, linear T=1000, ε prediction, Adam + EMA)\n\n")
+func writeReport(w io.Writer, env environment, o options, rows []partResult) {
+	unetTitle := fmt.Sprintf("UNet %q (%s parameters, %d×%d×%d random images)", o.unetName, thousands(o.unet.NumParams()),
+		o.unet.ImageSize, o.unet.ImageSize, o.unet.InChannels)
+	switch {
+	case o.has("mlp") && o.has("unet"):
+		fmt.Fprintf(w, "# Diffusion models: Go against PyTorch (the 2-D MLP and the %s)\n\n", unetTitle)
+	case o.has("unet"):
+		fmt.Fprintf(w, "# %s: Go against PyTorch (linear T=1000, ε prediction, Adam lr 2e-4 + EMA 0.9999)\n\n", unetTitle)
+	default:
+		fmt.Fprintf(w, "# 2-D MLP diffusion model: Go against PyTorch (gaussians8, linear T=1000, ε prediction, Adam + EMA)\n\n")
+	}
 	if !env.simd {
 		fmt.Fprintf(w, "%s\n%s\n%s\n\n", banner, simdWarning(env.simdHow), banner)
 	}
 	fmt.Fprintf(w, "- Go: %s; %s\n", env.goVersion, env.simdHow)
 	fmt.Fprintf(w, "- backend: %s (%s)\n", env.backend, env.backendDesc)
+	if o.has("mlp") && o.has("unet") {
+		fmt.Fprintf(w, "- MLP rows (relu, silu): gaussians8, linear T=1000, ε prediction, Adam lr 1e-3 (100 warm-up steps) + EMA 0.995\n")
+		fmt.Fprintf(w, "- unet rows: the %s, linear T=1000, ε prediction, Adam lr 2e-4 + EMA 0.9999\n", unetTitle)
+	}
+	if env.unetGo != "" {
+		fmt.Fprintf(w, "- Go UNet: %s\n", env.unetGo)
+	}
 	if env.torch != "" {
 		fmt.Fprintf(w, "- PyTorch: %s, %d threads (torch.set_num_threads), BLAS: %s, malloc: %s; run after the Go side\n",
 			env.torch, env.torchThreads, env.torchBLAS, env.torchMalloc)
+	}
+	if env.torchConv != "" {
+		fmt.Fprintf(w, "- PyTorch convolutions: %s\n", env.torchConv)
 	}
 	busy := "unknown"
 	if env.busy >= 0 {
@@ -227,14 +252,13 @@ func writeReport(w io.Writer, env environment, o options, rows []activationResul
 	fmt.Fprintf(w, "- times in ms: median [min–max] of %d timed runs after %d warm-up runs\n\n", o.runs, o.warmup)
 
 	torchVer := env.torch
-	var busyActs []string
+	var busyParts []string
 	fmt.Fprintf(w, "| measurement | %s | %s | Go/PyTorch |\n", goColumn(env.backend), torchColumn(torchVer))
 	fmt.Fprintf(w, "|---|---:|---:|---:|\n")
 	for _, r := range rows {
 		g, p := r.goSide, r.peer
-		a := r.activation
 		row := func(name, gv, pv, ratio string) {
-			fmt.Fprintf(w, "| %s: %s | %s | %s | %s |\n", a, name, gv, pv, ratio)
+			fmt.Fprintf(w, "| %s: %s | %s | %s | %s |\n", r.label, name, gv, pv, ratio)
 		}
 		pick := func(f func(sideResult) string) string {
 			if p == nil {
@@ -248,13 +272,17 @@ func writeReport(w io.Writer, env environment, o options, rows []activationResul
 			}
 			return fmt.Sprintf("%.2f×", gv/f(p.sideResult))
 		}
+		unit := "samples"
+		if r.model == "unet" {
+			unit = "images"
+		}
 		row("parameters", thousands(g.params), pick(func(s sideResult) string { return thousands(s.params) }),
 			ratio(float64(g.params), func(s sideResult) float64 { return float64(s.params) }))
-		row(fmt.Sprintf("train step, batch %d", o.batch), g.train.String(), pick(func(s sideResult) string { return s.train.String() }),
+		row(fmt.Sprintf("train step, batch %d", r.batch), g.train.String(), pick(func(s sideResult) string { return s.train.String() }),
 			ratio(g.train.Median, func(s sideResult) float64 { return s.train.Median }))
 		row("first train step (Go: + graph compilation)", ms(g.train.First), pick(func(s sideResult) string { return ms(s.train.First) }),
 			ratio(g.train.First, func(s sideResult) float64 { return s.train.First }))
-		row(fmt.Sprintf("DDPM sample step, %d samples", o.samples), g.sample.String(), pick(func(s sideResult) string { return s.sample.String() }),
+		row(fmt.Sprintf("DDPM sample step, %d %s", r.samples, unit), g.sample.String(), pick(func(s sideResult) string { return s.sample.String() }),
 			ratio(g.sample.Median, func(s sideResult) float64 { return s.sample.Median }))
 		row("first sample step (Go: + graph compilation)", ms(g.sample.First), pick(func(s sideResult) string { return ms(s.sample.First) }),
 			ratio(g.sample.First, func(s sideResult) float64 { return s.sample.First }))
@@ -263,27 +291,35 @@ func writeReport(w io.Writer, env environment, o options, rows []activationResul
 		row("CPU used by other processes meanwhile", share(g.otherCPU), pick(func(s sideResult) string { return share(s.otherCPU) }), "—")
 		for _, s := range []sideResult{g, pickSide(p)} {
 			if s.otherCPU > busyLimit {
-				busyActs = append(busyActs, a)
+				busyParts = append(busyParts, r.label)
 				break
 			}
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Peak RSS: getrusage maxrss of each process (Go: reset before each activation through /proc/self/clear_refs;")
-	fmt.Fprintln(w, "PyTorch: one process per activation, including the ~200 MiB of libtorch).")
+	fmt.Fprintln(w, "Peak RSS: the high-water mark of each process's resident memory (Go: VmHWM, reset before each model through")
+	fmt.Fprintln(w, "/proc/self/clear_refs; PyTorch: one process per model, including the ~200 MiB of libtorch; unet_peer.py reads")
+	fmt.Fprintln(w, "VmHWM, mlp_peer.py getrusage maxrss, which also holds the Go side's peak at the moment the peer started).")
 	fmt.Fprintln(w, "CPU used by other processes: their share of the machine's CPU time while each side ran (/proc/stat less")
 	fmt.Fprintln(w, "this command's and the peer's own CPU time); above a few per cent the timings are inflated.")
-	if len(busyActs) > 0 {
+	if len(busyParts) > 0 {
 		fmt.Fprintf(w, "WARNING: other processes used over %.0f%% of the CPUs while %s was measured: those timings are inflated.\n",
-			100*busyLimit, strings.Join(busyActs, ", "))
+			100*busyLimit, strings.Join(busyParts, ", "))
 	}
 	if strings.HasPrefix(env.torchBLAS, "reference") {
 		fmt.Fprintln(w, "WARNING: PyTorch ran its matrix products on the reference (netlib) BLAS, about 10× slower than an")
 		fmt.Fprintln(w, "optimised one: the comparison flatters Go. Install libopenblas0-openmp, or extract it and pass")
 		fmt.Fprintln(w, "--peer-env LD_LIBRARY_PATH=<dir holding its libblas.so.3> (see bench/README.md).")
+		if o.has("unet") {
+			fmt.Fprintln(w, "(In the UNet only the Linear layers and the attention products use the BLAS; its convolutions run on")
+			fmt.Fprintln(w, "the kernel named above.)")
+		}
 	}
-	if env.peerNote != "" {
-		fmt.Fprintf(w, "Note: %s.\n", env.peerNote)
+	if env.torchConv != "" && !strings.HasPrefix(env.torchConv, "oneDNN") {
+		fmt.Fprintf(w, "WARNING: PyTorch's convolutions ran on %s, not oneDNN: PyTorch is slower than it can be.\n", env.torchConv)
+	}
+	for _, n := range env.peerNotes {
+		fmt.Fprintf(w, "Note: %s.\n", n)
 	}
 }
 
