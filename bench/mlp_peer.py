@@ -183,6 +183,12 @@ class LinearSchedule:
         self.coef2 = f32((1.0 - ab_prev) * torch.sqrt(alpha) / (1.0 - ab))
         self.log_var = f32(log_var)
 
+    def to(self, device):
+        """Moves the per-step tables to device (e.g. "cuda"); returns self."""
+        for name in ("sqrt_ab", "sqrt_one_minus_ab", "sqrt_recip_ab", "sqrt_recip_m1_ab", "coef1", "coef2", "log_var"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
 
 def gaussians8(n, generator, std=0.1, radius=2.0):
     """n points of the mixture (1/8) Σ_k N(R (cos kπ/4, sin kπ/4), σ² I)."""

@@ -6,9 +6,20 @@ for the "reference" configuration (1,152,193 parameters; the layer-by-layer
 table is the doc comment of unet.UNetConfigByName) or any other UNetConfig
 without class conditioning, learned variance, dropout or the linear time
 embedding, and times the same training step and DDPM sampling step as the Go
-command, on the CPU. Only PyTorch and the standard library are used
-(Debian's python3-torch, 1.13), with helpers shared with mlp_peer.py. Run it
-with /usr/bin/python3.
+command, on the CPU (--device cpu, the default) or on an NVIDIA GPU
+(--device cuda). Only PyTorch and the standard library are used (Debian's
+python3-torch, 1.13, on the CPU; any CUDA build of torch on the GPU), with
+helpers shared with mlp_peer.py. Run it with /usr/bin/python3 or the
+interpreter of a CUDA torch.
+
+On the GPU the model, the schedule's tables and the optimiser state live on
+the device; each training batch is drawn on the host beforehand and copied
+to the device inside the timed step, as the Go side copies its host batch
+into every call; every timed call ends with torch.cuda.synchronize(), so
+that it is the GPU's work that is timed, not its launch. The peak GPU memory
+is reported as torch.cuda.max_memory_allocated (tensors), max_memory_reserved
+(what the caching allocator held) and what nvidia-smi lists for the process
+(also the CUDA context).
 
 Model (float32, images NCHW here, [B, H, W, C] on the Go side), with E the
 time-embedding width, GN the GroupNorm of `groups` groups of consecutive
@@ -50,7 +61,9 @@ as for images), at step index t, on the EMA weights:
     x_{t−1} = μ + [t > 0] σ_t z,   σ_t² = β̃_t (log β̃ clipped at the first step).
 
 Output: one JSON object per line on stdout (see --help). Exit status 3 means
-that PyTorch cannot be imported by this interpreter.
+that PyTorch cannot be imported by this interpreter, 4 that --device cuda was
+asked for and this torch cannot use CUDA (built without it, as Debian's is,
+or no GPU visible).
 """
 
 import argparse
@@ -59,6 +72,7 @@ import json
 import math
 import os
 import resource
+import subprocess
 import sys
 
 try:
@@ -69,11 +83,13 @@ except ImportError as err:  # reported to cmd/bench, which then runs without a p
     print(f"unet_peer: PyTorch cannot be imported by {sys.executable}: {err}", file=sys.stderr)
     sys.exit(3)
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mlp_peer import LinearSchedule, blas_library, emit, keep_freed_memory, summary, timed  # noqa: E402
 
 NORM_EPS = 1e-5
 MAX_PERIOD = 10000.0
+EXIT_NO_CUDA = 4  # --device cuda, and this torch cannot use CUDA
 
 # The named configurations of unet.UNetConfigByName, with their parameter
 # counts (from its documentation), and the defaults of UNetConfig.WithDefaults.
@@ -294,8 +310,8 @@ class Trainer:
     def train_step(self, x0):
         n = self.step
         b = x0.shape[0]
-        t = torch.randint(0, self.sched.T, (b,))  # uniform timesteps, weights 1
-        w = torch.ones(b)
+        t = torch.randint(0, self.sched.T, (b,), device=x0.device)  # uniform timesteps, weights 1
+        w = torch.ones(b, device=x0.device)
         noise = torch.randn_like(x0)
         per = per_example_mse(self.model, self.sched, x0, t, noise)
         loss = (per * w).mean()
@@ -332,20 +348,63 @@ def count_params(model):
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def conv_backend(model, batch):
+def conv_backend(model, batch, device="cpu"):
     """Names the kernel PyTorch runs a 3×3 convolution of this model with at
-    this batch size, from the autograd profiler: "oneDNN (mkldnn)" or
-    "im2col + BLAS" (or the operators seen)."""
+    this batch size on device, from the autograd profiler: "oneDNN (mkldnn)",
+    "cuDNN" or "im2col + BLAS" (or the operators seen)."""
     conv = model.down_0["res_0"].conv_1
-    x = torch.zeros(batch, conv.in_channels, model.cfg["ImageSize"], model.cfg["ImageSize"])
+    x = torch.zeros(batch, conv.in_channels, model.cfg["ImageSize"], model.cfg["ImageSize"], device=device)
     with torch.no_grad(), torch.autograd.profiler.profile() as prof:
         conv(x)
     names = {e.name for e in prof.function_events}
+    if "aten::cudnn_convolution" in names:
+        return "cuDNN"
     if "aten::mkldnn_convolution" in names:
         return "oneDNN (mkldnn)"
     if names & {"aten::_slow_conv2d_forward", "aten::thnn_conv2d", "aten::slow_conv2d_forward"}:
         return "im2col + BLAS"
     return " ".join(sorted(n for n in names if "conv" in n)) or "unknown"
+
+
+def cuda_unavailable():
+    """Why this torch cannot run on CUDA, or None when it can."""
+    if torch.version.cuda is None:
+        return (f"torch {torch.__version__} in {sys.executable} was built without CUDA "
+                "(Debian's python3-torch is); use a CUDA build of torch")
+    if not torch.cuda.is_available():
+        return (f"torch {torch.__version__} in {sys.executable} (CUDA {torch.version.cuda}) sees no usable GPU "
+                "(torch.cuda.is_available() is False: no NVIDIA driver, no device, or CUDA_VISIBLE_DEVICES hides it)")
+    return None
+
+
+def parse_compute_apps(out, pid):
+    """MiB that nvidia-smi's "pid, used_memory" lines (csv, noheader,
+    nounits) attribute to pid, summed over its GPUs; None when it is not
+    listed or has no figure ("[N/A]")."""
+    total, seen = 0.0, False
+    for line in out.splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) != 2:
+            continue
+        try:
+            if int(fields[0]) != pid:
+                continue
+            total += float(fields[1])
+            seen = True
+        except ValueError:
+            continue
+    return total if seen else None
+
+
+def nvidia_smi_mib(pid):
+    """GPU memory nvidia-smi lists for pid, in MiB, or None (no nvidia-smi,
+    not listed: in a container nvidia-smi may list host PIDs)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_compute_apps(out, pid)
 
 
 def decode_weight(w):
@@ -440,6 +499,9 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=2e-4, help="Adam's learning rate (default 2e-4)")
     ap.add_argument("--ema", type=float, default=0.9999, help="EMA decay (default 0.9999)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where the timed steps run: cpu (default) or cuda (the first visible GPU; "
+                         f"exit status {EXIT_NO_CUDA} when this torch cannot use CUDA)")
     ap.add_argument("--malloc", default="keep", choices=["keep", "system"],
                     help="keep: glibc malloc keeps freed memory (default, see mlp_peer.keep_freed_memory); "
                          "system: as configured")
@@ -451,6 +513,11 @@ def main(argv=None):
     if args.runs < 1 or args.warmup < 0 or args.batch < 1 or args.samples < 1:
         ap.error("--runs, --batch and --samples must be ≥ 1 and --warmup ≥ 0")
     specs = args.config or ["reference"]
+    if args.device == "cuda":
+        why = cuda_unavailable()
+        if why:
+            print(f"unet_peer: --device cuda: {why}", file=sys.stderr)
+            return EXIT_NO_CUDA
 
     malloc = "system"
     if args.malloc == "keep":
@@ -476,23 +543,45 @@ def main(argv=None):
     if len(cfgs) > 1:
         ap.error("one --config only when timing")
     cfg = cfgs[0]
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
     model = UNet(cfg)
     n_params = count_params(model)
     if specs[0] in NAMED_PARAMS:
         assert n_params == NAMED_PARAMS[specs[0]], f"unet_peer: {n_params} parameters, want {NAMED_PARAMS[specs[0]]}"
+    model.to(dev)
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(dev)
 
     shape = (cfg["InChannels"], cfg["ImageSize"], cfg["ImageSize"])
     with torch.no_grad():
-        model.time_1(torch.zeros(2, cfg["TimeEmbedDim"]))  # loads the BLAS library
-    emit({"measurement": "info", "torch": torch.__version__, "python": sys.version.split()[0],
-          "threads": torch.get_num_threads(), "config": specs[0], "params": n_params,
-          "blas": blas_library(), "conv": conv_backend(model, args.batch), "malloc": malloc})
-    sched = LinearSchedule(args.timesteps)
+        model.time_1(torch.zeros(2, cfg["TimeEmbedDim"], device=dev))  # loads the BLAS library (or cuBLAS)
+    info = {"measurement": "info", "torch": torch.__version__, "python": sys.version.split()[0],
+            "threads": torch.get_num_threads(), "config": specs[0], "params": n_params,
+            "blas": "cuBLAS" if cuda else blas_library(), "conv": conv_backend(model, args.batch, dev),
+            "malloc": malloc, "device": "cpu"}
+    if cuda:
+        info.update({"device": f"cuda ({torch.cuda.get_device_name(dev)})", "cuda": torch.version.cuda,
+                     "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+                     "tf32_conv": torch.backends.cudnn.allow_tf32})
+    emit(info)
+    sched = LinearSchedule(args.timesteps).to(dev)
     gen = torch.Generator().manual_seed(args.seed)
-    # Random images in [−1, 1], drawn beforehand so that only the step is timed.
+    # Random images in [−1, 1], drawn beforehand on the host so that only the
+    # step (with the batch's copy to the device) is timed.
     batches = [2 * torch.rand(args.batch, *shape, generator=gen) - 1 for _ in range(args.warmup + args.runs)]
     trainer = Trainer(model, sched, lr=args.lr, ema_decay=args.ema)
-    first, times = timed(lambda i: trainer.train_step(batches[i]), args.warmup, args.runs)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(dev)
+
+    def train_once(i):
+        trainer.train_step(batches[i].to(dev))
+        sync()
+
+    sync()
+    first, times = timed(train_once, args.warmup, args.runs)
     emit(summary("train_step", first, times, args.warmup, {"batch": args.batch}))
 
     # Sampling with the EMA weights, as diffusion.Sample does by default; the
@@ -500,20 +589,26 @@ def main(argv=None):
     with torch.no_grad():
         for p, e in zip(trainer.params, trainer.ema):
             p.copy_(e)
-    state = {"x": torch.randn(args.samples, *shape)}
+    state = {"x": torch.randn(args.samples, *shape).to(dev)}
 
     def sample_once(i):
         with torch.no_grad():
-            t = torch.full((args.samples,), (args.timesteps - 1 - i) % args.timesteps, dtype=torch.int64)
+            t = torch.full((args.samples,), (args.timesteps - 1 - i) % args.timesteps, dtype=torch.int64, device=dev)
             z = torch.randn_like(state["x"])
             state["x"], _, _ = ddpm_step(model, sched, state["x"], t, z)
+        sync()
 
+    sync()
     first, times = timed(sample_once, args.warmup, args.runs)
     emit(summary("sample_step", first, times, args.warmup, {"samples": args.samples}))
     if not bool(torch.isfinite(state["x"]).all()):
         print("unet_peer: the samples are not finite", file=sys.stderr)
         return 1
     emit({"measurement": "peak_rss", "mib": peak_rss_mib()})
+    if cuda:
+        mib = float(1 << 20)
+        emit({"measurement": "gpu_memory", "allocated_mib": torch.cuda.max_memory_allocated(dev) / mib,
+              "reserved_mib": torch.cuda.max_memory_reserved(dev) / mib, "smi_mib": nvidia_smi_mib(os.getpid())})
     return 0
 
 

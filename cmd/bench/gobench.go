@@ -34,6 +34,8 @@ type sideResult struct {
 	sample     timing
 	peakRSSMiB float64 // 0: unknown
 	otherCPU   float64 // share of the CPUs used by other processes meanwhile (< 0: unknown)
+	gpuMiB     float64 // Go side on CUDA: the most GPU memory nvidia-smi listed for this process (0: unknown)
+	gpuErr     string  // why gpuMiB is unknown, when it was asked for
 }
 
 // stepsSpec is what benchSteps times: a trainer's step on prepared batches,
@@ -47,10 +49,14 @@ type stepsSpec struct {
 	sampler diffusion.Sampler
 	samples int   // batch of the sampling step
 	dims    []int // shape of one sample
+	// afterTimed, if not nil, is called after the timed runs of each step
+	// (it polls the GPU memory).
+	afterTimed func()
 }
 
 // benchGo times the Go training step and sampling step of the MLP for one activation.
-func benchGo(b compute.Backend, act string, o options, stderr io.Writer) (sideResult, error) {
+// afterTimed, if not nil, is called after the timed runs of each step.
+func benchGo(b compute.Backend, act string, o options, afterTimed func(), stderr io.Writer) (sideResult, error) {
 	c := experiment.Default2D("gaussians8")
 	c.MLP.Activation = act
 	p, den, tc, err := c.Build()
@@ -71,6 +77,7 @@ func benchGo(b compute.Backend, act string, o options, stderr io.Writer) (sideRe
 	return benchSteps(b, stepsSpec{
 		label: act, process: p, den: den, train: tc, batches: batches,
 		sampler: diffusion.DDPM{P: p, Variance: c.SampleVariance()}, samples: o.samples, dims: []int{2},
+		afterTimed: afterTimed,
 	}, o, stderr)
 }
 
@@ -82,8 +89,9 @@ var unetTrainConfig = diffusion.TrainConfig{LearningRate: 2e-4, EMADecay: 0.9999
 // benchGoUNet times the Go training step (a batch of o.unetBatch random
 // images in [−1, 1]) and DDPM sampling step (o.unetSamples images, β̃
 // variance, x̂₀ clipped to [−1, 1] as for pixels) of the UNet of cfg, with the
-// linear schedule, T = 1000, and ε prediction.
-func benchGoUNet(b compute.Backend, cfg unet.UNetConfig, o options, stderr io.Writer) (sideResult, error) {
+// linear schedule, T = 1000, and ε prediction. afterTimed, if not nil, is
+// called after the timed runs of each step.
+func benchGoUNet(b compute.Backend, cfg unet.UNetConfig, o options, afterTimed func(), stderr io.Writer) (sideResult, error) {
 	s, err := schedules.New("linear", 1000)
 	if err != nil {
 		return sideResult{}, err
@@ -103,7 +111,7 @@ func benchGoUNet(b compute.Backend, cfg unet.UNetConfig, o options, stderr io.Wr
 		label: "unet", process: p, train: unetTrainConfig, batches: batches,
 		den:     diffusion.Denoiser{Fn: unet.UNet(cfg), Prediction: diffusion.PredictEpsilon},
 		sampler: diffusion.DDPM{P: p, Variance: diffusion.FixedSmall, ClipX0: true},
-		samples: o.unetSamples, dims: dims,
+		samples: o.unetSamples, dims: dims, afterTimed: afterTimed,
 	}, o, stderr)
 }
 
@@ -160,6 +168,9 @@ func benchSteps(b compute.Backend, spec stepsSpec, o options, stderr io.Writer) 
 	if err != nil {
 		return res, fmt.Errorf("training step: %w", err)
 	}
+	if spec.afterTimed != nil {
+		spec.afterTimed()
+	}
 	res.params = modelParams(tr.Store())
 
 	// Sampling uses the EMA weights, as diffusion.Sample does by default.
@@ -183,6 +194,9 @@ func benchSteps(b compute.Backend, spec stepsSpec, o options, stderr io.Writer) 
 	})
 	if err != nil {
 		return res, fmt.Errorf("sampling step: %w", err)
+	}
+	if spec.afterTimed != nil {
+		spec.afterTimed()
 	}
 	if err := st.checkFinite(); err != nil {
 		return res, err

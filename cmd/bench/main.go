@@ -1,8 +1,10 @@
-// Command bench times diffusion models on the pure-Go GoMLX backend against
-// identical PyTorch models, in the same run, and prints one table:
+// Command bench times diffusion models on the GoMLX backend that package
+// backend chooses (the pure-Go one, XLA on the CPU, or XLA on an NVIDIA GPU)
+// against identical PyTorch models, in the same run, and prints one table:
 //
 //	GOEXPERIMENT=simd go run ./cmd/bench                          # the 2-D MLP
 //	GOEXPERIMENT=simd go run ./cmd/bench --model unet --runs 10   # the reference UNet
+//	GOMLX_BACKEND=xla:cuda GOEXPERIMENT=simd go run ./cmd/bench --model unet --runs 20   # on the GPU
 //
 // --model mlp (the default) measures the 2-D MLP for each activation
 // (--activation, default relu,silu), with experiment.Default2D("gaussians8")
@@ -23,6 +25,16 @@
 // prediction, L_simple, Adam lr 2e-4, EMA 0.9999; a training step on 64
 // images (--unet-batch) and a DDPM step (β̃ variance, x̂₀ clipped to [−1, 1])
 // on 16 (--unet-samples). --model all measures both.
+//
+// Besides the times, the table gives the throughput of each step, n/median
+// (images or samples per second), and names the backend in the Go column
+// ("pure-Go", "XLA CPU", "XLA CUDA"). When the Go side runs on XLA CUDA it
+// adds the GPU memory that nvidia-smi lists for this process (polled after
+// the timed runs of each step, the largest kept; "—" without nvidia-smi).
+// The UNet peer runs on --peer-device: cuda by default when the Go side runs
+// on XLA CUDA, cpu otherwise; on the GPU it reports torch's peak allocated and
+// reserved memory and nvidia-smi's figure for its own process. A torch
+// without CUDA (Debian's) is reported, and the Go side printed alone.
 //
 // Every step is run --warmup times untimed (the first Go call compiles the
 // graph; it is reported on its own row), then --runs times timed; the table
@@ -91,6 +103,7 @@ type options struct {
 	python         string
 	peerScript     string
 	unetPeerScript string
+	peerDevice     string // --peer-device: "", "cpu" or "cuda"; "" means defaultPeerDevice
 	threads        int
 	peerMalloc     string
 	peerEnv        []string
@@ -115,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.python, "python", "/usr/bin/python3", "Python interpreter with PyTorch for the peers")
 	fs.StringVar(&o.peerScript, "peer-script", "", "path of bench/mlp_peer.py (default: found from the working directory upwards)")
 	fs.StringVar(&o.unetPeerScript, "unet-peer-script", "", "path of bench/unet_peer.py (default: found from the working directory upwards)")
+	fs.StringVar(&o.peerDevice, "peer-device", "", "device of the UNet's PyTorch peer: cpu or cuda (default: cuda when the Go side runs on XLA CUDA, else cpu; the MLP peer always runs on the CPU)")
 	fs.IntVar(&o.threads, "threads", 2, "PyTorch threads (torch.set_num_threads)")
 	fs.StringVar(&o.peerMalloc, "peer-malloc", "keep", "the peer's glibc malloc: keep (freed memory stays in the process) or system")
 	fs.Func("peer-env", "KEY=VALUE added to the peer's environment (repeatable), e.g. LD_LIBRARY_PATH=DIR of an OpenBLAS libblas.so.3", func(s string) error {
@@ -183,8 +197,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("--peer-malloc must be keep or system, got %q", o.peerMalloc)
 	case o.noPeer && o.requirePeer:
 		return o, errors.New("--no-peer and --require-peer contradict each other")
+	case o.peerDevice != "" && o.peerDevice != deviceCPU && o.peerDevice != deviceCUDA:
+		return o, fmt.Errorf("--peer-device must be cpu or cuda, got %q", o.peerDevice)
 	}
 	return o, nil
+}
+
+// appendNew appends v to list unless it is there already.
+func appendNew(list []string, v string) []string {
+	if slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
 }
 
 // has reports whether model ("mlp" or "unet") is measured.
@@ -221,7 +245,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	env := environment{
 		goVersion: goVersionLine(), simd: simd, simdHow: how,
-		backend: b.Name(), backendDesc: b.Description(), load: loadAverage(),
+		backend: describeBackend(b), load: loadAverage(),
+	}
+	if v := os.Getenv(backend.EnvVar); strings.Contains(strings.ToLower(v), "cuda") && env.backend.kind != kindXLACUDA {
+		env.cudaFallback = v
+	}
+	if o.peerDevice == "" {
+		o.peerDevice = defaultPeerDevice(env.backend.kind)
+	}
+	// GPU memory of the Go side: only on CUDA, and only with nvidia-smi.
+	var meter *gpuMeter
+	if env.backend.kind == kindXLACUDA {
+		if meter, err = newGPUMeter(os.Getpid()); err != nil {
+			env.gpuNote = err.Error()
+			fmt.Fprintf(stderr, "bench: %s; the GPU memory of the Go side is not measured\n", err)
+		}
 	}
 	if o.has("unet") {
 		env.unetGo = fmt.Sprintf("%s convolutions, %d stream(s) for the training batch, %d for the sampling batch",
@@ -239,7 +277,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if m == "unet" {
 				rel, given, flagName = unetPeerScript, o.unetPeerScript, "unet-peer-script"
 			}
-			p, err := newPeer(o, rel, given, flagName)
+			device := ""
+			if m == "unet" {
+				device = o.peerDevice
+			}
+			p, err := newPeer(o, rel, given, flagName, device)
 			if err != nil {
 				if o.requirePeer {
 					return fmt.Errorf("the PyTorch peer cannot run (--require-peer): %w", err)
@@ -261,16 +303,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 		r := &parts[i]
 		fmt.Fprintf(stderr, "bench: %s: Go side (%d warm-up + %d timed runs per step)\n", r.label, o.warmup, o.runs)
 		before := takeCPUSnapshot()
+		var poll func()
+		if meter != nil {
+			meter.reset()
+			poll = meter.poll
+		}
 		var want int
 		if r.model == "unet" {
-			r.goSide, err = benchGoUNet(b, o.unet, o, stderr)
+			r.goSide, err = benchGoUNet(b, o.unet, o, poll, stderr)
 			want = o.unet.NumParams()
 		} else {
-			r.goSide, err = benchGo(b, r.label, o, stderr)
+			r.goSide, err = benchGo(b, r.label, o, poll, stderr)
 			want = unet.MLPConfig{Activation: r.label}.NumParams()
 		}
 		if err != nil {
 			return fmt.Errorf("%s: Go side: %w", r.label, err)
+		}
+		if meter != nil {
+			if mib, merr := meter.result(); merr != nil {
+				r.goSide.gpuErr = merr.Error()
+			} else {
+				r.goSide.gpuMiB = mib
+			}
 		}
 		r.goSide.otherCPU = otherCPUShare(before, takeCPUSnapshot())
 		if r.goSide.params != want {
@@ -298,7 +352,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		warnBusy(stderr, r.label, "PyTorch", pr.otherCPU)
 		r.peer = &pr
-		env.torch, env.torchThreads, env.torchBLAS, env.torchMalloc = pr.torchVersion, pr.threads, pr.blas, pr.malloc
+		env.torch, env.torchThreads, env.torchMalloc = pr.torchVersion, pr.threads, pr.malloc
+		if pr.onGPU() {
+			env.torchGPU = &pr
+		} else {
+			env.torchBLAS = pr.blas // the CPU BLAS matters only to a CPU peer
+		}
+		env.peerDevices = appendNew(env.peerDevices, pr.device)
 		if pr.conv != "" {
 			env.torchConv = pr.conv
 		}

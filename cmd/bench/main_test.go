@@ -178,7 +178,7 @@ func TestMissingPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newPeer(uo, unetPeerScript, "", "unet-peer-script"); err == nil || !strings.Contains(err.Error(), "PyTorch is not installed") {
+	if _, err := newPeer(uo, unetPeerScript, "", "unet-peer-script", deviceCPU); err == nil || !strings.Contains(err.Error(), "PyTorch is not installed") {
 		t.Errorf("UNet peer without torch: error %v, want one saying PyTorch is not installed", err)
 	}
 
@@ -190,7 +190,7 @@ func TestMissingPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newPeer(o, mlpPeerScript, "", "peer-script"); err == nil || !strings.Contains(err.Error(), "/nonexistent/python3") {
+	if _, err := newPeer(o, mlpPeerScript, "", "peer-script", ""); err == nil || !strings.Contains(err.Error(), "/nonexistent/python3") {
 		t.Errorf("a missing interpreter: error %v, want one naming it", err)
 	}
 }

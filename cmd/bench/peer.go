@@ -22,9 +22,14 @@ var (
 // exitNoTorch is the peer's exit status when PyTorch cannot be imported.
 const exitNoTorch = 3
 
+// exitNoCUDA is unet_peer.py's exit status when --device cuda was asked for
+// and its torch cannot use CUDA.
+const exitNoCUDA = 4
+
 // peerRunner runs one of the peer scripts.
 type peerRunner struct {
 	python, script string
+	device         string // --device of unet_peer.py; "" for mlp_peer.py, which runs on the CPU
 	o              options
 }
 
@@ -36,12 +41,27 @@ type peerResult struct {
 	blas         string // BLAS library the peer loaded
 	conv         string // kernel of PyTorch's convolutions (UNet peer only)
 	malloc       string // the peer's malloc mode
+	device       string // "cpu", or "cuda (GPU name)"
+	cuda         string // torch.version.cuda, on the GPU
+	tf32Matmul   *bool  // torch.backends.cuda.matmul.allow_tf32, on the GPU
+	tf32Conv     *bool  // torch.backends.cudnn.allow_tf32, on the GPU
+	// gpuAllocMiB and gpuReservedMiB are torch.cuda.max_memory_allocated and
+	// max_memory_reserved over both steps, on the GPU (0: unknown).
+	gpuAllocMiB, gpuReservedMiB float64
+	// gpuSMIMiB is what nvidia-smi listed for the peer's process after both
+	// steps (0: unknown).
+	gpuSMIMiB float64
 }
+
+// onGPU reports whether the peer ran on CUDA.
+func (r peerResult) onGPU() bool { return strings.HasPrefix(r.device, deviceCUDA) }
 
 // newPeer finds the interpreter and the script (rel, found from the working
 // directory upwards, or the path given by the flag named flagName) and checks
-// that PyTorch imports, so that a missing peer is reported before any timing.
-func newPeer(o options, rel, given, flagName string) (*peerRunner, error) {
+// that PyTorch imports (and, with device "cuda", that it can use CUDA), so
+// that a missing peer is reported before any timing. device is passed to
+// the script as --device unless it is "".
+func newPeer(o options, rel, given, flagName, device string) (*peerRunner, error) {
 	python, err := exec.LookPath(o.python)
 	if err != nil {
 		return nil, fmt.Errorf("Python interpreter %q not found (--python): %w", o.python, err)
@@ -54,8 +74,8 @@ func newPeer(o options, rel, given, flagName string) (*peerRunner, error) {
 	} else if _, err := os.Stat(script); err != nil {
 		return nil, fmt.Errorf("--%s: %w", flagName, err)
 	}
-	p := &peerRunner{python: python, script: script, o: o}
-	if _, err := p.exec("--count-params"); err != nil {
+	p := &peerRunner{python: python, script: script, device: device, o: o}
+	if _, err := p.exec(p.deviceArgs("--count-params")...); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -82,6 +102,14 @@ func findPeerScript(rel string) (string, error) {
 	}
 }
 
+// deviceArgs appends --device to args when the runner has one.
+func (p *peerRunner) deviceArgs(args ...string) []string {
+	if p.device != "" {
+		args = append(args, "--device", p.device)
+	}
+	return args
+}
+
 // exec runs the script with args and returns its standard output.
 func (p *peerRunner) exec(args ...string) ([]byte, error) {
 	cmd := exec.Command(p.python, append([]string{p.script}, args...)...)
@@ -96,6 +124,9 @@ func (p *peerRunner) exec(args ...string) ([]byte, error) {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == exitNoTorch {
 		return nil, fmt.Errorf("PyTorch is not installed for %s (%s); install Debian's python3-torch or pass --python", p.python, msg)
+	}
+	if errors.As(err, &ee) && ee.ExitCode() == exitNoCUDA {
+		return nil, fmt.Errorf("PyTorch in %s cannot run on CUDA (%s); pass --python with a CUDA build of torch, or --peer-device cpu", p.python, msg)
 	}
 	if msg != "" {
 		return nil, fmt.Errorf("%s %s: %w\n%s", p.python, p.script, err, msg)
@@ -118,6 +149,13 @@ type peerLine struct {
 	BLAS        string  `json:"blas"`
 	Conv        string  `json:"conv"`
 	Malloc      string  `json:"malloc"`
+	Device      string  `json:"device"`
+	CUDA        string  `json:"cuda"`
+	TF32Matmul  *bool   `json:"tf32_matmul"`
+	TF32Conv    *bool   `json:"tf32_conv"`
+	AllocMiB    float64 `json:"allocated_mib"`
+	ReservedMiB float64 `json:"reserved_mib"`
+	SMIMiB      float64 `json:"smi_mib"` // null (0) when nvidia-smi did not list the peer
 }
 
 // runMLP times bench/mlp_peer.py for one activation.
@@ -127,7 +165,7 @@ func (p *peerRunner) runMLP(act string) (peerResult, error) {
 
 // runUNet times bench/unet_peer.py for the named UNet configuration.
 func (p *peerRunner) runUNet(config string) (peerResult, error) {
-	return p.measure("--config", config, "--batch", strconv.Itoa(p.o.unetBatch), "--samples", strconv.Itoa(p.o.unetSamples))
+	return p.measure(p.deviceArgs("--config", config, "--batch", strconv.Itoa(p.o.unetBatch), "--samples", strconv.Itoa(p.o.unetSamples))...)
 }
 
 // measure runs the peer with args and the flags common to both peers, and
@@ -142,7 +180,8 @@ func (p *peerRunner) measure(args ...string) (peerResult, error) {
 	return parsePeer(out)
 }
 
-// parsePeer reads the peer's JSON lines; every measurement must be present.
+// parsePeer reads the peer's JSON lines; every measurement must be present
+// (gpu_memory only when the info line names a CUDA device).
 func parsePeer(out []byte) (peerResult, error) {
 	var r peerResult
 	seen := map[string]bool{}
@@ -160,18 +199,28 @@ func parsePeer(out []byte) (peerResult, error) {
 		switch l.Measurement {
 		case "info":
 			r.torchVersion, r.threads, r.params, r.blas, r.conv, r.malloc = l.Torch, l.Threads, l.Params, l.BLAS, l.Conv, l.Malloc
+			r.device, r.cuda, r.tf32Matmul, r.tf32Conv = l.Device, l.CUDA, l.TF32Matmul, l.TF32Conv
+			if r.device == "" {
+				r.device = deviceCPU // mlp_peer.py, and peers from before --device
+			}
 		case "train_step":
 			r.train = tm
 		case "sample_step":
 			r.sample = tm
 		case "peak_rss":
 			r.peakRSSMiB = l.MiB
+		case "gpu_memory":
+			r.gpuAllocMiB, r.gpuReservedMiB, r.gpuSMIMiB = l.AllocMiB, l.ReservedMiB, l.SMIMiB
 		default:
 			continue
 		}
 		seen[l.Measurement] = true
 	}
-	for _, m := range []string{"info", "train_step", "sample_step", "peak_rss"} {
+	want := []string{"info", "train_step", "sample_step", "peak_rss"}
+	if r.onGPU() {
+		want = append(want, "gpu_memory")
+	}
+	for _, m := range want {
 		if !seen[m] {
 			return r, fmt.Errorf("peer output lacks the %q line", m)
 		}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/godiffusion/diffusion-models/backend"
 )
 
 // timing summarises repeated calls, in milliseconds.
@@ -51,15 +53,19 @@ type partResult struct {
 type environment struct {
 	goVersion, simdHow     string
 	simd                   bool
-	backend, backendDesc   string
+	backend                backendInfo
 	load                   string
 	busy                   float64 // share of the CPUs busy just before the run, or < 0
 	unetGo                 string  // the Go UNet's convolution formulation and streams
+	gpuNote                string  // why the Go side's GPU memory is not measured at all, on CUDA
+	cudaFallback           string  // GOMLX_BACKEND when it named CUDA and the Go side ran on another backend
 	torch                  string
 	torchThreads           int
-	torchBLAS, torchMalloc string
-	torchConv              string   // kernel of PyTorch's convolutions (UNet peer)
-	peerNotes              []string // why a peer did not run
+	torchBLAS, torchMalloc string      // BLAS of a peer that ran on the CPU ("" if none did), malloc mode
+	torchConv              string      // kernel of PyTorch's convolutions (UNet peer)
+	torchGPU               *peerResult // a peer that ran on CUDA, or nil
+	peerDevices            []string    // the devices the peers ran on, as they report them
+	peerNotes              []string    // why a peer did not run
 }
 
 const banner = "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
@@ -193,24 +199,89 @@ func otherCPUShare(a, b cpuSnapshot) float64 {
 // pureGoBackendName is compute.Backend.Name of the pure-Go backend (v0.1.2).
 const pureGoBackendName = "Go Backend"
 
-// goColumn names the Go column after the backend that ran.
-func goColumn(backendName string) string {
-	if backendName == pureGoBackendName {
+// goColumn names the Go column after the backend that ran: "Go (pure-Go
+// backend)", "Go (XLA CPU)", "Go (XLA CUDA)".
+func goColumn(bi backendInfo) string {
+	if bi.kind == kindPureGo {
 		return "Go (pure-Go backend)"
 	}
-	return "Go (" + backendName + " backend)"
+	return "Go (" + bi.label() + ")"
 }
 
-// torchColumn names the PyTorch column after its major.minor version.
-func torchColumn(version string) string {
-	if version == "" {
-		return "PyTorch 1.13 CPU"
+// torchColumn names the PyTorch column after its major.minor version ("" if
+// no peer ran) and the device of each peer, by model: "PyTorch 1.13 CPU",
+// "PyTorch 2.5 CUDA", or "PyTorch 2.5 (mlp: CPU, unet: CUDA)" when they
+// differ. devices maps "mlp" and "unet" to "cpu" or "cuda".
+func torchColumn(version string, models []string, devices map[string]string) string {
+	name := "PyTorch"
+	if version != "" {
+		parts := strings.SplitN(version, ".", 3)
+		if len(parts) >= 2 {
+			version = parts[0] + "." + parts[1]
+		}
+		name += " " + version
 	}
-	parts := strings.SplitN(version, ".", 3)
-	if len(parts) >= 2 {
-		version = parts[0] + "." + parts[1]
+	var labels, byModel []string
+	for _, m := range models {
+		l := strings.ToUpper(devices[m])
+		labels = appendNew(labels, l)
+		byModel = append(byModel, m+": "+l)
 	}
-	return "PyTorch " + version + " CPU"
+	if len(labels) == 1 {
+		return name + " " + labels[0]
+	}
+	return name + " (" + strings.Join(byModel, ", ") + ")"
+}
+
+// preallocates reports whether a backend configuration ("xla:cuda,
+// preallocate=true,memory_fraction=0.5") turns XLA's GPU preallocation on:
+// a "preallocate" option that is bare or true, and no later
+// "preallocate=false" or "nopreallocate" (go-xla v0.4.1's default for CUDA
+// plugins is off).
+func preallocates(config string) bool {
+	_, opts, _ := strings.Cut(config, ",")
+	on := false
+	for _, o := range strings.Split(opts, ",") {
+		k, v, hasV := strings.Cut(strings.TrimSpace(o), "=")
+		switch {
+		case k == "nopreallocate":
+			on = false
+		case k == "preallocate" && !hasV:
+			on = true
+		case k == "preallocate":
+			b, err := strconv.ParseBool(v)
+			on = err == nil && b
+		}
+	}
+	return on
+}
+
+// rate formats a throughput (items per second) with about three
+// significant digits and commas ("—" when unknown, ≤ 0).
+func rate(v float64) string {
+	switch {
+	case !(v > 0):
+		return "—"
+	case v >= 1000:
+		return thousands(int(v + 0.5))
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// onOff formats a torch.backends flag.
+func onOff(b *bool) string {
+	switch {
+	case b == nil:
+		return "unknown"
+	case *b:
+		return "on"
+	}
+	return "off"
 }
 
 // writeReport prints the header and the table.
@@ -229,7 +300,15 @@ func writeReport(w io.Writer, env environment, o options, rows []partResult) {
 		fmt.Fprintf(w, "%s\n%s\n%s\n\n", banner, simdWarning(env.simdHow), banner)
 	}
 	fmt.Fprintf(w, "- Go: %s; %s\n", env.goVersion, env.simdHow)
-	fmt.Fprintf(w, "- backend: %s (%s)\n", env.backend, env.backendDesc)
+	fmt.Fprintf(w, "- backend: %s (%s)\n", env.backend.label(), env.backend.desc)
+	if env.backend.kind == kindXLACUDA {
+		pre := "off (go-xla v0.4.1's default for CUDA)"
+		if preallocates(env.backend.config) {
+			pre = "on (the backend configuration asks for it)"
+		}
+		fmt.Fprintf(w, "- XLA CUDA: configuration %q; GPU memory preallocation %s; float32 matrix products (DotGeneral) in TF32 unless the configuration says tf32=false\n",
+			env.backend.config, pre)
+	}
 	if o.has("mlp") && o.has("unet") {
 		fmt.Fprintf(w, "- MLP rows (relu, silu): gaussians8, linear T=1000, ε prediction, Adam lr 1e-3 (100 warm-up steps) + EMA 0.995\n")
 		fmt.Fprintf(w, "- unet rows: the %s, linear T=1000, ε prediction, Adam lr 2e-4 + EMA 0.9999\n", unetTitle)
@@ -237,9 +316,13 @@ func writeReport(w io.Writer, env environment, o options, rows []partResult) {
 	if env.unetGo != "" {
 		fmt.Fprintf(w, "- Go UNet: %s\n", env.unetGo)
 	}
-	if env.torch != "" {
-		fmt.Fprintf(w, "- PyTorch: %s, %d threads (torch.set_num_threads), BLAS: %s, malloc: %s; run after the Go side\n",
+	if env.torchBLAS != "" {
+		fmt.Fprintf(w, "- PyTorch: %s on the CPU, %d threads (torch.set_num_threads), BLAS: %s, malloc: %s; run after the Go side\n",
 			env.torch, env.torchThreads, env.torchBLAS, env.torchMalloc)
+	}
+	if g := env.torchGPU; g != nil {
+		fmt.Fprintf(w, "- PyTorch: %s on %s, CUDA %s, TF32 matrix products %s, TF32 convolutions %s (torch.backends defaults); run after the Go side\n",
+			g.torchVersion, g.device, g.cuda, onOff(g.tf32Matmul), onOff(g.tf32Conv))
 	}
 	if env.torchConv != "" {
 		fmt.Fprintf(w, "- PyTorch convolutions: %s\n", env.torchConv)
@@ -251,9 +334,14 @@ func writeReport(w io.Writer, env environment, o options, rows []partResult) {
 	fmt.Fprintf(w, "- load average at start: %s; CPU busy with other work just before: %s\n", env.load, busy)
 	fmt.Fprintf(w, "- times in ms: median [min–max] of %d timed runs after %d warm-up runs\n\n", o.runs, o.warmup)
 
-	torchVer := env.torch
-	var busyParts []string
-	fmt.Fprintf(w, "| measurement | %s | %s | Go/PyTorch |\n", goColumn(env.backend), torchColumn(torchVer))
+	devices := map[string]string{"mlp": deviceCPU, "unet": o.peerDevice}
+	if devices["unet"] == "" {
+		devices["unet"] = defaultPeerDevice(env.backend.kind)
+	}
+	goCUDA := env.backend.kind == kindXLACUDA
+	var busyParts, gpuParts []string
+	showGPUNote, mixed := false, false
+	fmt.Fprintf(w, "| measurement | %s | %s | Go/PyTorch |\n", goColumn(env.backend), torchColumn(env.torch, o.models, devices))
 	fmt.Fprintf(w, "|---|---:|---:|---:|\n")
 	for _, r := range rows {
 		g, p := r.goSide, r.peer
@@ -280,14 +368,45 @@ func writeReport(w io.Writer, env environment, o options, rows []partResult) {
 			ratio(float64(g.params), func(s sideResult) float64 { return float64(s.params) }))
 		row(fmt.Sprintf("train step, batch %d", r.batch), g.train.String(), pick(func(s sideResult) string { return s.train.String() }),
 			ratio(g.train.Median, func(s sideResult) float64 { return s.train.Median }))
+		row(fmt.Sprintf("training throughput (%s/s)", unit), rate(throughput(r.batch, g.train.Median)),
+			pick(func(s sideResult) string { return rate(throughput(r.batch, s.train.Median)) }),
+			ratio(throughput(r.batch, g.train.Median), func(s sideResult) float64 { return throughput(r.batch, s.train.Median) }))
 		row("first train step (Go: + graph compilation)", ms(g.train.First), pick(func(s sideResult) string { return ms(s.train.First) }),
 			ratio(g.train.First, func(s sideResult) float64 { return s.train.First }))
 		row(fmt.Sprintf("DDPM sample step, %d %s", r.samples, unit), g.sample.String(), pick(func(s sideResult) string { return s.sample.String() }),
 			ratio(g.sample.Median, func(s sideResult) float64 { return s.sample.Median }))
+		row(fmt.Sprintf("sampling throughput (%s/s)", unit), rate(throughput(r.samples, g.sample.Median)),
+			pick(func(s sideResult) string { return rate(throughput(r.samples, s.sample.Median)) }),
+			ratio(throughput(r.samples, g.sample.Median), func(s sideResult) float64 { return throughput(r.samples, s.sample.Median) }))
 		row("first sample step (Go: + graph compilation)", ms(g.sample.First), pick(func(s sideResult) string { return ms(s.sample.First) }),
 			ratio(g.sample.First, func(s sideResult) float64 { return s.sample.First }))
 		row("peak RSS (MiB)", mib(g.peakRSSMiB), pick(func(s sideResult) string { return mib(s.peakRSSMiB) }),
 			ratio(g.peakRSSMiB, func(s sideResult) float64 { return s.peakRSSMiB }))
+		peerGPU := p != nil && p.onGPU()
+		if goCUDA || peerGPU || (r.model == "unet" && devices["unet"] == deviceCUDA) {
+			showGPUNote = true
+			goGPU, peerSMI, gpuRatio := "—", "—", "—"
+			if goCUDA {
+				goGPU = mib(g.gpuMiB)
+				if g.gpuErr != "" {
+					gpuParts = append(gpuParts, r.label+": "+g.gpuErr)
+				}
+			}
+			if peerGPU {
+				peerSMI = mib(p.gpuSMIMiB)
+				if goCUDA && g.gpuMiB > 0 && p.gpuSMIMiB > 0 {
+					gpuRatio = fmt.Sprintf("%.2f×", g.gpuMiB/p.gpuSMIMiB)
+				}
+			}
+			row("GPU memory held by the process, nvidia-smi (MiB)", goGPU, peerSMI, gpuRatio)
+			if peerGPU {
+				row("GPU memory, torch peak allocated (MiB)", "—", mib(p.gpuAllocMiB), "—")
+				row("GPU memory, torch peak reserved (MiB)", "—", mib(p.gpuReservedMiB), "—")
+			}
+		}
+		if p != nil && goCUDA != peerGPU {
+			mixed = true
+		}
 		row("CPU used by other processes meanwhile", share(g.otherCPU), pick(func(s sideResult) string { return share(s.otherCPU) }), "—")
 		for _, s := range []sideResult{g, pickSide(p)} {
 			if s.otherCPU > busyLimit {
@@ -302,6 +421,41 @@ func writeReport(w io.Writer, env environment, o options, rows []partResult) {
 	fmt.Fprintln(w, "VmHWM, mlp_peer.py getrusage maxrss, which also holds the Go side's peak at the moment the peer started).")
 	fmt.Fprintln(w, "CPU used by other processes: their share of the machine's CPU time while each side ran (/proc/stat less")
 	fmt.Fprintln(w, "this command's and the peer's own CPU time); above a few per cent the timings are inflated.")
+	fmt.Fprintln(w, "Throughput: images (UNet) or samples (MLP) per second of one step, batch / median time; its ratio is")
+	fmt.Fprintln(w, "Go's throughput over PyTorch's (above 1× Go is faster), the time ratios the other way round.")
+	if goCUDA {
+		fmt.Fprintln(w, "Timings on the GPU: a Go call returns once XLA's device-complete events have fired, and the peer calls")
+		fmt.Fprintln(w, "torch.cuda.synchronize() after each step, so both time the GPU's work; each training batch is copied")
+		fmt.Fprintln(w, "from the host inside the step on both sides.")
+	}
+	if showGPUNote {
+		fmt.Fprintln(w, "GPU memory: nvidia-smi's figure is what the process holds on the GPU, polled after the timed runs of")
+		fmt.Fprintln(w, "each step (the larger kept): the CUDA context (a few hundred MiB) plus what its allocator has reserved")
+		fmt.Fprintln(w, "and keeps for reuse, not what the model needs. go-xla v0.4.1 starts CUDA plugins with preallocate=false")
+		fmt.Fprintln(w, "(its package comment says the default is true; the code passes false), so XLA's BFC allocator grows on")
+		fmt.Fprintln(w, "demand and keeps its high-water mark, and memory left by an earlier model (--model all) stays counted.")
+		fmt.Fprintln(w, "GOMLX_BACKEND=xla:cuda,preallocate=true makes XLA take memory_fraction (0.75 unless set, e.g.")
+		fmt.Fprintln(w, "xla:cuda,preallocate=true,memory_fraction=0.5) of the GPU at start, and the figure then measures that;")
+		fmt.Fprintln(w, "xla:cuda,allocator=cuda_async allocates buffer by buffer. JAX's XLA_PYTHON_CLIENT_PREALLOCATE and")
+		fmt.Fprintln(w, "XLA_PYTHON_CLIENT_MEM_FRACTION are read by JAX's Python code, not by the plugin: they change nothing")
+		fmt.Fprintln(w, "here. torch: peak allocated is the most memory its live tensors took, peak reserved what its caching")
+		fmt.Fprintln(w, "allocator held. Inside a container nvidia-smi may list host PIDs, and then no process matches (\"unknown\").")
+	}
+	if env.cudaFallback != "" {
+		fmt.Fprintf(w, "WARNING: %s=%s asked for XLA CUDA, but the Go side ran on the %s backend (XLA CUDA did not start;\n",
+			backend.EnvVar, env.cudaFallback, env.backend.label())
+		fmt.Fprintln(w, "the backend line on stderr says why).")
+	}
+	if env.gpuNote != "" {
+		fmt.Fprintf(w, "Note: %s; the Go side's GPU memory is not measured.\n", env.gpuNote)
+	}
+	for _, gp := range gpuParts {
+		fmt.Fprintf(w, "Note: the Go side's GPU memory for %s.\n", gp)
+	}
+	if mixed {
+		fmt.Fprintln(w, "WARNING: one side ran on the GPU and the other on the CPU: the ratios compare devices, not implementations")
+		fmt.Fprintln(w, "(--peer-device chooses the UNet peer's; the MLP peer always runs on the CPU).")
+	}
 	if len(busyParts) > 0 {
 		fmt.Fprintf(w, "WARNING: other processes used over %.0f%% of the CPUs while %s was measured: those timings are inflated.\n",
 			100*busyLimit, strings.Join(busyParts, ", "))
@@ -315,7 +469,7 @@ func writeReport(w io.Writer, env environment, o options, rows []partResult) {
 			fmt.Fprintln(w, "the kernel named above.)")
 		}
 	}
-	if env.torchConv != "" && !strings.HasPrefix(env.torchConv, "oneDNN") {
+	if env.torchConv != "" && !strings.HasPrefix(env.torchConv, "oneDNN") && env.torchConv != "cuDNN" {
 		fmt.Fprintf(w, "WARNING: PyTorch's convolutions ran on %s, not oneDNN: PyTorch is slower than it can be.\n", env.torchConv)
 	}
 	for _, n := range env.peerNotes {
