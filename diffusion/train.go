@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
+	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/internal/progress"
 )
@@ -89,14 +90,18 @@ func (c TrainConfig) Validate() error {
 	return nil
 }
 
-// Trainer optimises a denoiser on a process. Its whole state (weights, Adam
+// Trainer optimises a model: a denoiser on a process ([NewTrainer]) or any
+// per-example objective ([NewTrainerWithLoss]), with the same optimiser,
+// EMA, clipping, checkpoints and resumption. Its whole state (weights, Adam
 // moments, EMA weights, step, random state, timestep-sampler state) is in its
 // store and checkpoints, so that a resumed run repeats an uninterrupted one
 // exactly.
 type Trainer struct {
-	// Process is the diffusion process trained on.
+	// Process is the diffusion process trained on (nil for a trainer made by
+	// NewTrainerWithLoss).
 	Process *Process
-	// Denoiser is the model trained.
+	// Denoiser is the model trained (zero for a trainer made by
+	// NewTrainerWithLoss: its LossFn holds the model).
 	Denoiser Denoiser
 	// Config is the training configuration (with defaults filled in).
 	Config TrainConfig
@@ -104,11 +109,22 @@ type Trainer struct {
 	backend  compute.Backend
 	store    *model.Store
 	exec     *model.Exec
-	sampler  TimestepSampler
+	sampler  TimestepSampler // nil with a LossFn
+	lossFn   LossFn          // nil for the denoiser objective
 	step     int64
 	withCond bool
 	losses   []float64
 }
+
+// LossFn is a training objective given as a graph: the per-example losses,
+// shape [B], of a batch x₀ shaped [B, ...] with condition cond (nil when the
+// batch has none). The trainer minimises their mean. scope is the model's
+// scope ([ModelScope]): the function builds its model there, and draws any
+// random numbers it needs (timesteps, noise) with scope.RandomUniform and
+// scope.RandomNormal, whose generator state lives in the store and is saved
+// in checkpoints, so that resumed training draws the same numbers as an
+// uninterrupted run.
+type LossFn func(scope *model.Scope, x0, cond *Node) *Node
 
 // ErrNonFinite is wrapped by the error returned when the loss becomes NaN or ±Inf.
 var ErrNonFinite = errors.New("non-finite loss")
@@ -136,6 +152,31 @@ func NewTrainer(backend compute.Backend, p *Process, den Denoiser, cfg TrainConf
 	return tr, nil
 }
 
+// NewTrainerWithLoss prepares training of the objective loss with the same
+// machinery as [NewTrainer]: Adam(W), warm-up, clipping, EMA, checkpoints,
+// exact resumption and the non-finite-loss stop. The objective draws its own
+// timesteps, so the trainer has no timestep sampler ([Trainer.TimestepSampler]
+// is nil), and cfg.TimestepSampler and cfg.Loss, which configure the
+// denoiser objective, must be left zero.
+func NewTrainerWithLoss(backend compute.Backend, loss LossFn, cfg TrainConfig) (*Trainer, error) {
+	if loss == nil {
+		return nil, fmt.Errorf("diffusion: NewTrainerWithLoss needs a loss function, got nil")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.TimestepSampler != "" {
+		return nil, fmt.Errorf("diffusion: a trainer with its own loss function draws its own timesteps; TimestepSampler must be empty, got %q", cfg.TimestepSampler)
+	}
+	if cfg.Loss != (LossConfig{}) {
+		return nil, fmt.Errorf("diffusion: a trainer with its own loss function ignores TrainConfig.Loss; leave it zero, got %+v", cfg.Loss)
+	}
+	cfg = cfg.withDefaults()
+	store := model.NewStore()
+	store.SetParam(model.ParamInitialSeed, cfg.Seed)
+	return &Trainer{Config: cfg, backend: backend, store: store, lossFn: loss}, nil
+}
+
 // Store returns the trainer's store (model under ModelScope, plus training state).
 func (tr *Trainer) Store() *model.Store { return tr.store }
 
@@ -145,17 +186,27 @@ func (tr *Trainer) Steps() int64 { return tr.step }
 // Losses returns the loss of every step taken (restored ones included).
 func (tr *Trainer) Losses() []float64 { return tr.losses }
 
-// TimestepSampler returns the sampler of training steps.
+// TimestepSampler returns the sampler of training steps (nil for a trainer
+// made by NewTrainerWithLoss, whose objective draws its own).
 func (tr *Trainer) TimestepSampler() TimestepSampler { return tr.sampler }
 
 // buildExec compiles the training step.
 func (tr *Trainer) buildExec(withCond bool) error {
 	var err error
-	if withCond {
+	switch {
+	case tr.lossFn != nil && withCond:
+		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0, cond *Node) (*Node, *Node, *Node) {
+			return tr.stepGraph(scope, x0, nil, nil, cond)
+		})
+	case tr.lossFn != nil:
+		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0 *Node) (*Node, *Node, *Node) {
+			return tr.stepGraph(scope, x0, nil, nil, nil)
+		})
+	case withCond:
 		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0, t, w, cond *Node) (*Node, *Node, *Node) {
 			return tr.stepGraph(scope, x0, t, w, cond)
 		})
-	} else {
+	default:
 		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0, t, w *Node) (*Node, *Node, *Node) {
 			return tr.stepGraph(scope, x0, t, w, nil)
 		})
@@ -166,16 +217,26 @@ func (tr *Trainer) buildExec(withCond bool) error {
 
 // stepGraph is one optimisation step: loss, gradients, clipping, Adam(W),
 // EMA and step counter. It returns the weighted mean loss, the per-example
-// losses and the gradient norm before clipping.
+// losses and the gradient norm before clipping. With a LossFn, t and w are
+// nil and the loss is the plain mean of the LossFn's per-example losses.
 func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w, cond *Node) (loss, perExample, gradNorm *Node) {
 	g := x0.Graph()
 	cfg := tr.Config
 	store := tr.store
 	store.SetTraining(g, true) // layers such as dropout act only in training graphs
 	dt := x0.DType()
-	noise := scope.RandomNormal(g, x0.Shape())
-	terms := tr.Process.Losses(scope.In(ModelScope), tr.Denoiser, x0, t, noise, cond, cfg.Loss)
-	loss = ReduceAllMean(Mul(terms.Loss, w))
+	if tr.lossFn != nil {
+		perExample = tr.lossFn(scope.In(ModelScope), x0, cond)
+		if b := x0.Shape().Dimensions[0]; perExample.Rank() != 1 || perExample.Shape().Dimensions[0] != b {
+			exceptions.Panicf("diffusion: the loss function must return per-example losses shaped [%d], got %s", b, perExample.Shape())
+		}
+		loss = ReduceAllMean(perExample)
+	} else {
+		noise := scope.RandomNormal(g, x0.Shape())
+		terms := tr.Process.Losses(scope.In(ModelScope), tr.Denoiser, x0, t, noise, cond, cfg.Loss)
+		perExample = terms.Loss
+		loss = ReduceAllMean(Mul(terms.Loss, w))
+	}
 
 	// Trainable variables in path order, so that the graph (and the order of
 	// floating-point sums such as the gradient norm) does not depend on the
@@ -271,7 +332,7 @@ func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w, cond *Node) (loss, pe
 		}
 	}
 	stepVar.SetNodeValue(AddScalar(step, 1))
-	return loss, terms.Loss, gradNorm
+	return loss, perExample, gradNorm
 }
 
 // StepResult is what one training step reports.
@@ -298,10 +359,15 @@ func (tr *Trainer) TrainStep(x0, cond *tensors.Tensor) (StepResult, error) {
 	} else if (cond != nil) != tr.withCond {
 		return StepResult{}, fmt.Errorf("diffusion: TrainStep called with and without a condition on the same trainer")
 	}
-	b := x0.Shape().Dimensions[0]
-	rng := rand.New(rand.NewPCG(uint64(tr.Config.Seed), uint64(tr.step)))
-	t, w := tr.sampler.Sample(rng, b)
-	args := []any{x0, tensors.FromValue(t), tensors.FromValue(w)}
+	var t []int32 // nil with a LossFn, which draws its own timesteps
+	args := []any{x0}
+	if tr.sampler != nil {
+		b := x0.Shape().Dimensions[0]
+		rng := rand.New(rand.NewPCG(uint64(tr.Config.Seed), uint64(tr.step)))
+		var w []float32
+		t, w = tr.sampler.Sample(rng, b)
+		args = append(args, tensors.FromValue(t), tensors.FromValue(w))
+	}
 	if cond != nil {
 		args = append(args, cond)
 	}
@@ -315,12 +381,14 @@ func (tr *Trainer) TrainStep(x0, cond *tensors.Tensor) (StepResult, error) {
 		return res, fmt.Errorf("diffusion: training step %d: loss is %v (%w); stopping, the last checkpoint is left untouched",
 			tr.step+1, loss, ErrNonFinite)
 	}
-	per := tensors.MustCopyFlatData[float32](outs[1])
-	per64 := make([]float64, len(per))
-	for i, v := range per {
-		per64[i] = float64(v)
+	if tr.sampler != nil {
+		per := tensors.MustCopyFlatData[float32](outs[1])
+		per64 := make([]float64, len(per))
+		for i, v := range per {
+			per64[i] = float64(v)
+		}
+		tr.sampler.Update(t, per64)
 	}
-	tr.sampler.Update(t, per64)
 	tr.step++
 	tr.losses = append(tr.losses, loss)
 	return res, nil
@@ -339,9 +407,12 @@ func scalarFloat(t *tensors.Tensor) float64 {
 // Checkpoint captures the trainer's whole state, with config stored as the
 // caller's configuration.
 func (tr *Trainer) Checkpoint(config json.RawMessage) (*Checkpoint, error) {
-	st, err := tr.sampler.State()
-	if err != nil {
-		return nil, err
+	var st json.RawMessage
+	if tr.sampler != nil {
+		var err error
+		if st, err = tr.sampler.State(); err != nil {
+			return nil, err
+		}
 	}
 	c := &Checkpoint{Config: config, Step: tr.step, SamplerState: st, Losses: tr.losses, Variables: map[string]*tensors.Tensor{}}
 	for v := range tr.store.IterVariables() {
@@ -373,7 +444,10 @@ func (tr *Trainer) Restore(c *Checkpoint) error {
 			v.SetTrainable(false)
 		}
 	}
-	if len(c.SamplerState) > 0 {
+	switch {
+	case tr.sampler == nil && len(c.SamplerState) > 0 && string(c.SamplerState) != "null":
+		return fmt.Errorf("diffusion: the checkpoint holds a loss-aware timestep sampler's state, but this trainer's objective draws its own timesteps")
+	case tr.sampler != nil && len(c.SamplerState) > 0:
 		if err := tr.sampler.SetState(c.SamplerState); err != nil {
 			return err
 		}
