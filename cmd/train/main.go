@@ -2,6 +2,15 @@
 //
 //	go run ./cmd/train --dataset gaussians8 --timesteps 1000 --batch-size 256 --steps 3000 --out out/gaussians8
 //	go run ./cmd/train --dataset mnist --timesteps 1000 --batch-size 64 --steps 5000 --out out/mnist
+//	go run ./cmd/train --dataset gaussians8 --objective score --sde vp --steps 3000 --out out/g8-score
+//
+// --objective ddpm (the default) trains a denoiser on the discrete process
+// (--timesteps, --schedule, --prediction, --loss, --variance,
+// --timestep-sampler). --objective score trains a score model s_θ(x, t) by
+// denoising score matching in continuous time under the SDE chosen with --sde
+// (vp, the default, subvp or ve); the DDPM-only flags are then refused. The
+// network (MLP or UNet) is used as a noise predictor, s_θ = −ε_θ/σ(t) (see
+// score.NoisePredictorModel).
 //
 // Each dataset has its defaults (experiment.Default): an MLP for the 2-D sets,
 // the "small" UNet for mnist and fashion-mnist; flags given explicitly
@@ -22,6 +31,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	d2, di := experiment.Default2D("gaussians8"), experiment.DefaultImages("mnist")
 	var f experiment.Config
 	fs.StringVar(&f.Dataset, "dataset", d2.Dataset, "training data: "+strings.Join(experiment.Datasets(), ", "))
+	fs.StringVar(&f.Objective, "objective", "ddpm", "training objective: ddpm (denoiser on the discrete process) or score (denoising score matching under --sde)")
+	fs.StringVar(&f.SDE, "sde", "", "forward SDE of --objective score: vp, subvp or ve (default vp)")
 	fs.IntVar(&f.Timesteps, "timesteps", d2.Timesteps, "number of diffusion steps T")
 	fs.StringVar(&f.Schedule, "schedule", d2.Schedule, "noise schedule: "+strings.Join(schedules.Names(), ", ")+" (suffix +zero-snr rescales)")
 	fs.StringVar(&f.Prediction, "prediction", d2.Prediction, "model output: eps, x0 or v")
@@ -130,10 +142,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		c = experiment.Default(f.Dataset)
 		fs.Visit(func(fl *flag.Flag) { c = applyFlag(c, f, fl.Name) })
+		if c.IsScore() {
+			var ddpmOnly []string
+			fs.Visit(func(fl *flag.Flag) {
+				if slices.Contains(experiment.DDPMOnlyFields(), flagField(fl.Name)) {
+					ddpmOnly = append(ddpmOnly, "--"+fl.Name)
+				}
+			})
+			if len(ddpmOnly) > 0 {
+				return fmt.Errorf("%s: only for --objective ddpm; --objective score trains in continuous time under --sde",
+					strings.Join(ddpmOnly, ", "))
+			}
+			c = c.WithScore(c.SDE)
+		} else if c.SDE != "" {
+			return fmt.Errorf("--sde %s needs --objective score (the ddpm objective uses --schedule and --timesteps)", c.SDE)
+		}
 	}
 
-	p, den, tc, err := c.Build()
-	if err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	data, err := c.Data()
@@ -145,7 +171,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tr, err := diffusion.NewTrainer(b, p, den, tc)
+	tr, err := c.NewTrainer(b)
 	if err != nil {
 		return err
 	}
@@ -155,8 +181,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "train: resuming %s at step %d\n", ckptPath, restored.Step)
 	}
-	fmt.Fprintf(stderr, "train: %s, %s model, T=%d %s schedule, %s prediction, %s loss, batch %d, lr %g, %d steps → %s\n",
-		c.Dataset, c.Model, c.Timesteps, c.Schedule, c.Prediction, c.Loss, c.BatchSize, c.LearningRate, *steps, ckptPath)
+	objective := fmt.Sprintf("T=%d %s schedule, %s prediction, %s loss", c.Timesteps, c.Schedule, c.Prediction, c.Loss)
+	if c.IsScore() {
+		objective = fmt.Sprintf("denoising score matching, %s SDE", c.SDE)
+	}
+	fmt.Fprintf(stderr, "train: %s, %s model, %s, batch %d, lr %g, %d steps → %s\n",
+		c.Dataset, c.Model, objective, c.BatchSize, c.LearningRate, *steps, ckptPath)
 
 	var progressW io.Writer = stderr
 	if *quiet {
@@ -231,6 +261,13 @@ func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 	switch flagName {
 	case "dataset":
 		c.Dataset = f.Dataset
+	case "objective":
+		c.Objective = f.Objective
+		if c.Objective == "ddpm" {
+			c.Objective = "" // the configuration's spelling of the default objective
+		}
+	case "sde":
+		c.SDE = f.SDE
 	case "timesteps":
 		c.Timesteps = f.Timesteps
 	case "schedule":

@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
 
@@ -131,5 +136,91 @@ func TestExport(t *testing.T) {
 	}
 	if ck.Step != 5 || len(ck.Variables) == 0 {
 		t.Errorf("exported step %d with %d variables", ck.Step, len(ck.Variables))
+	}
+}
+
+// tinyScore are flags for a small score model (no DDPM-only flags).
+var tinyScore = []string{"--hidden", "16", "--blocks", "1", "--batch-size", "16", "--quiet"}
+
+// TestTrainScore trains a score model under each SDE, checks that the
+// checkpoint's configuration records the objective and the SDE (and none of
+// the DDPM-only fields) and rebuilds a model that samples, then resumes one
+// run and refuses a resume that changes the SDE.
+func TestTrainScore(t *testing.T) {
+	for _, sde := range []string{"vp", "subvp", "ve"} {
+		t.Run(sde, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			args := append([]string{"--dataset", "moons", "--objective", "score", "--sde", sde, "--steps", "20", "--out", dir}, tinyScore...)
+			if out, err := train(t, args...); err != nil {
+				t.Fatalf("train: %v\n%s", err, out)
+			}
+			ck, err := diffusion.ReadCheckpoint(filepath.Join(dir, "model.ckpt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := experiment.FromJSON(ck.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Objective != "score" || c.SDE != sde || c.Timesteps != 0 || c.Schedule != "" || c.Loss != "" || ck.Step != 20 {
+				t.Errorf("checkpoint configuration %+v at step %d: want objective score, sde %s, no DDPM fields, step 20", c, ck.Step, sde)
+			}
+			// What a sampling command does: rebuild the model from the configuration and sample.
+			sdeObj, fn, _, err := c.BuildScore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			store, err := diffusion.SamplingStore(ck, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := score.Sample(backend.MustShared(), store, fn, score.EulerMaruyama{Process: sdeObj, Steps: 5}, 8, c.DataDims(), score.SampleOptions{Seed: 1})
+			if err != nil {
+				t.Fatalf("sampling the trained score model: %v", err)
+			}
+			for _, v := range tensors.MustCopyFlatData[float32](x) {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					t.Fatalf("sample holds %v", v)
+				}
+			}
+			if sde != "ve" {
+				return
+			}
+			if _, err := train(t, "--out", dir, "--resume", "--steps", "30", "--sde", "vp", "--quiet"); err == nil || !strings.Contains(err.Error(), "--sde") {
+				t.Errorf("resume with another --sde: error %v, want one naming --sde", err)
+			}
+			if out, err := train(t, "--out", dir, "--resume", "--steps", "30", "--objective", "score", "--quiet"); err != nil {
+				t.Fatalf("resume: %v\n%s", err, out)
+			}
+			if ck, err = diffusion.ReadCheckpoint(filepath.Join(dir, "model.ckpt")); err != nil || ck.Step != 30 || len(ck.Losses) != 30 {
+				t.Errorf("resumed checkpoint: %v, want step 30 with 30 losses", err)
+			}
+		})
+	}
+}
+
+func TestTrainScoreBadInput(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sde", "vp"}, "--objective score"},
+		{[]string{"--objective", "ddpm", "--sde", "ve"}, "--objective score"},
+		{[]string{"--objective", "gan"}, "gan"},
+		{[]string{"--objective", "score", "--sde", "cosine"}, "cosine"},
+		{[]string{"--objective", "score", "--timesteps", "50"}, "--timesteps"},
+		{[]string{"--objective", "score", "--loss", "hybrid", "--schedule", "cosine"}, "--loss, --schedule"},
+		{[]string{"--objective", "score", "--timestep-sampler", "loss-aware"}, "--timestep-sampler"},
+		{[]string{"--objective", "score", "--dataset", "mnist", "--model", "mlp"}, "unet"},
+	}
+	for _, c := range cases {
+		dir := filepath.Join(t.TempDir(), "run")
+		args := append(append([]string{"--out", dir, "--steps", "2"}, tinyScore...), c.args...)
+		if _, err := train(t, args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one naming %q", c.args, err, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "model.ckpt")); err == nil {
+			t.Errorf("%v: a checkpoint was written despite the error", c.args)
+		}
 	}
 }

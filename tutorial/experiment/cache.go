@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/score"
 )
 
 // Trained is a model ready to sample: its configuration, checkpoint and the
@@ -23,9 +24,15 @@ type Trained struct {
 	Steps int64
 	// Checkpoint holds the weights (raw and EMA) and the loss history.
 	Checkpoint *diffusion.Checkpoint
-	// Process and Denoiser are built from Config.
+	// Process and Denoiser are built from Config for a DDPM run (nil and zero
+	// for a score-based run).
 	Process  *diffusion.Process
 	Denoiser diffusion.Denoiser
+	// SDE and Score are built from Config for a score-based run (nil for a
+	// DDPM run): the forward SDE and the score model, whose weights are in
+	// Checkpoint under diffusion.ModelScope.
+	SDE   score.SDE
+	Score score.ModelFn
 	// Path is the checkpoint file in the cache folder.
 	Path string
 	// Loaded reports whether the model came from the cache (false: trained now).
@@ -55,18 +62,27 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 	if log == nil {
 		log = io.Discard
 	}
-	p, den, tc, err := c.Build()
+	path := CachePath(cacheDir, c, steps)
+	t := &Trained{Config: c, Steps: steps, Path: path}
+	var err error
+	if c.IsScore() {
+		t.SDE, t.Score, _, err = c.BuildScore()
+	} else {
+		t.Process, t.Denoiser, _, err = c.Build()
+	}
 	if err != nil {
 		return nil, err
 	}
-	path := CachePath(cacheDir, c, steps)
-	t := &Trained{Config: c, Steps: steps, Process: p, Denoiser: den, Path: path}
 	net := fmt.Sprintf("%s MLP %d×%d", c.MLP.WithDefaults().Activation, c.MLP.WithDefaults().Hidden, c.MLP.WithDefaults().Blocks)
 	if c.Model == "unet" {
 		net = fmt.Sprintf("%q UNet", c.UNet)
 	}
-	summary := fmt.Sprintf("%s, T=%d %s, %s/%s, %s, lr %g, batch %d, %d steps",
-		c.Dataset, c.Timesteps, c.Schedule, c.Prediction, c.Loss, net, c.LearningRate, c.BatchSize, steps)
+	objective := fmt.Sprintf("T=%d %s, %s/%s", c.Timesteps, c.Schedule, c.Prediction, c.Loss)
+	if c.IsScore() {
+		objective = fmt.Sprintf("score matching, %s SDE", c.SDE)
+	}
+	summary := fmt.Sprintf("%s, %s, %s, lr %g, batch %d, %d steps",
+		c.Dataset, objective, net, c.LearningRate, c.BatchSize, steps)
 	ck, err := diffusion.ReadCheckpoint(path)
 	switch {
 	case err == nil:
@@ -87,7 +103,7 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 	if err != nil {
 		return nil, err
 	}
-	tr, err := diffusion.NewTrainer(b, p, den, tc)
+	tr, err := c.NewTrainer(b)
 	if err != nil {
 		return nil, err
 	}

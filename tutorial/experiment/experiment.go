@@ -12,9 +12,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
@@ -22,19 +26,34 @@ import (
 )
 
 // Config is one training run. Its JSON form is stored in checkpoints.
+//
+// A run has one of two objectives. The DDPM objective (Objective empty) trains
+// a denoiser on the discrete process given by Timesteps, Schedule,
+// Prediction, Loss, Variance and TimestepSampler. The score objective
+// (Objective "score") trains a score model by denoising score matching in
+// continuous time under the forward SDE named by SDE; those six DDPM fields
+// are then left zero (see [Config.WithScore]).
 type Config struct {
 	// Dataset names the training data (see Datasets).
 	Dataset string `json:"dataset"`
-	// Timesteps is T, the number of diffusion steps.
+	// Objective is "" (or "ddpm") for the DDPM objective, or "score" for
+	// denoising score matching under SDE. Omitted from the JSON when empty,
+	// so DDPM configurations keep their form (and cache keys).
+	Objective string `json:"objective,omitempty"`
+	// SDE names the forward SDE of the score objective: "vp", "subvp" or
+	// "ve" (see score.NewSDE); empty for the DDPM objective.
+	SDE string `json:"sde,omitempty"`
+	// Timesteps is T, the number of diffusion steps (DDPM objective).
 	Timesteps int `json:"timesteps"`
-	// Schedule names the noise schedule (see schedules.Names).
+	// Schedule names the noise schedule (see schedules.Names; DDPM objective).
 	Schedule string `json:"schedule"`
-	// Prediction is what the model outputs: "eps", "x0" or "v".
+	// Prediction is what the model outputs: "eps", "x0" or "v" (DDPM objective).
 	Prediction string `json:"prediction"`
-	// Loss is "simple", "hybrid" or "vlb".
+	// Loss is "simple", "hybrid" or "vlb" (DDPM objective).
 	Loss string `json:"loss"`
 	// Variance of p_θ(x_{t−1} | x_t): "small" (β̃), "large" (β) or "learned".
-	// Empty means "learned" for the hybrid loss and "small" otherwise.
+	// Empty means "learned" for the hybrid loss and "small" otherwise (DDPM
+	// objective).
 	Variance string `json:"variance"`
 	// Model names the network: "mlp" (2-D data) or "unet" (images).
 	Model string `json:"model"`
@@ -55,7 +74,7 @@ type Config struct {
 	GradClip float64 `json:"grad_clip"`
 	// EMA is the decay of the weights' moving average (0: none).
 	EMA float64 `json:"ema"`
-	// TimestepSampler is "uniform" or "loss-aware".
+	// TimestepSampler is "uniform" or "loss-aware" (DDPM objective).
 	TimestepSampler string `json:"timestep_sampler"`
 	// Seed fixes initial weights, data order, noise and timesteps.
 	Seed int64 `json:"seed"`
@@ -89,6 +108,32 @@ func Default(dataset string) Config {
 	return Default2D(dataset)
 }
 
+// ObjectiveScore is the Objective of score-based runs.
+const ObjectiveScore = "score"
+
+// IsScore reports whether the configuration trains a score model (Objective
+// "score") rather than a DDPM denoiser.
+func (c Config) IsScore() bool { return c.Objective == ObjectiveScore }
+
+// WithScore returns c turned into a score-based run under the SDE named sde
+// ("" means "vp"): Objective "score", and the fields that only the DDPM
+// objective uses (Timesteps, Schedule, Prediction, Loss, Variance,
+// TimestepSampler) cleared. Network, optimiser, data and seed are kept.
+func (c Config) WithScore(sde string) Config {
+	if sde == "" {
+		sde = "vp"
+	}
+	c.Objective, c.SDE = ObjectiveScore, sde
+	c.Timesteps, c.Schedule, c.Prediction, c.Loss, c.Variance, c.TimestepSampler = 0, "", "", "", "", ""
+	return c
+}
+
+// DDPMOnlyFields lists, by JSON name, the fields that only the DDPM
+// objective uses and a score-based configuration must leave zero.
+func DDPMOnlyFields() []string {
+	return []string{"timesteps", "schedule", "prediction", "loss", "variance", "timestep_sampler"}
+}
+
 // Datasets returns the dataset names a Config accepts.
 func Datasets() []string { return append(toy2d.Names(), mnist.Names()...) }
 
@@ -104,6 +149,16 @@ func (c Config) Validate() error {
 		if _, err := toy2d.ByName(c.Dataset); err != nil {
 			return fmt.Errorf("experiment: unknown dataset %q (want one of %s)", c.Dataset, strings.Join(Datasets(), ", "))
 		}
+	}
+	switch c.Objective {
+	case "", "ddpm":
+		if c.SDE != "" {
+			return fmt.Errorf("experiment: sde %q applies to the score objective only (set objective to %q)", c.SDE, ObjectiveScore)
+		}
+	case ObjectiveScore:
+		return c.validateScore()
+	default:
+		return fmt.Errorf("experiment: unknown objective %q (want ddpm or score)", c.Objective)
 	}
 	if c.Timesteps <= 0 {
 		return fmt.Errorf("experiment: timesteps must be > 0, got %d", c.Timesteps)
@@ -126,6 +181,39 @@ func (c Config) Validate() error {
 	if _, err := c.variance(); err != nil {
 		return err
 	}
+	if err := c.validateCommon(); err != nil {
+		return err
+	}
+	if _, err := diffusion.NewTimestepSampler(c.TimestepSampler, c.Timesteps); err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	_, _, tc, err := c.parts()
+	if err != nil {
+		return err
+	}
+	return tc.Validate()
+}
+
+// validateScore checks a score-based configuration.
+func (c Config) validateScore() error {
+	if _, err := score.NewSDE(c.SDE); err != nil {
+		return fmt.Errorf("experiment: sde: %w", err)
+	}
+	set := map[string]bool{"timesteps": c.Timesteps != 0, "schedule": c.Schedule != "", "prediction": c.Prediction != "",
+		"loss": c.Loss != "", "variance": c.Variance != "", "timestep_sampler": c.TimestepSampler != ""}
+	for _, f := range DDPMOnlyFields() {
+		if set[f] {
+			return fmt.Errorf("experiment: %s applies to the DDPM objective only; a score-based run (objective %q) trains in continuous time under its SDE and leaves it empty (see Config.WithScore)", f, ObjectiveScore)
+		}
+	}
+	if err := c.validateCommon(); err != nil {
+		return err
+	}
+	return c.trainConfig().Validate()
+}
+
+// validateCommon checks the fields both objectives use: network and batch.
+func (c Config) validateCommon() error {
 	switch c.Model {
 	case "mlp":
 		if c.IsImage() {
@@ -151,14 +239,7 @@ func (c Config) Validate() error {
 	if c.BatchSize <= 0 {
 		return fmt.Errorf("experiment: batch size must be > 0, got %d", c.BatchSize)
 	}
-	if _, err := diffusion.NewTimestepSampler(c.TimestepSampler, c.Timesteps); err != nil {
-		return fmt.Errorf("experiment: %w", err)
-	}
-	_, _, tc, err := c.parts()
-	if err != nil {
-		return err
-	}
-	return tc.Validate()
+	return nil
 }
 
 func (c Config) variance() (diffusion.VarianceType, error) {
@@ -218,20 +299,78 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 		mlp.LearnedVariance = learned
 		den.Fn = unet.MLP(mlp)
 	}
-	tc := diffusion.TrainConfig{
-		LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps, WeightDecay: c.WeightDecay,
-		GradClipNorm: c.GradClip, EMADecay: c.EMA, TimestepSampler: c.TimestepSampler, Seed: c.Seed,
-		Loss: diffusion.LossConfig{Kind: kind, Variance: vt, Decoder: c.Decoder()},
-	}
+	tc := c.trainConfig()
+	tc.TimestepSampler = c.TimestepSampler
+	tc.Loss = diffusion.LossConfig{Kind: kind, Variance: vt, Decoder: c.Decoder()}
 	return p, den, tc, nil
 }
 
-// Build returns the process, the denoiser and the training configuration.
+// trainConfig returns the optimiser settings both objectives share.
+func (c Config) trainConfig() diffusion.TrainConfig {
+	return diffusion.TrainConfig{
+		LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps, WeightDecay: c.WeightDecay,
+		GradClipNorm: c.GradClip, EMADecay: c.EMA, Seed: c.Seed,
+	}
+}
+
+// Build returns the process, the denoiser and the training configuration of
+// a DDPM run; a score-based configuration is refused (use BuildScore).
 func (c Config) Build() (*diffusion.Process, diffusion.Denoiser, diffusion.TrainConfig, error) {
+	if c.IsScore() {
+		return nil, diffusion.Denoiser{}, diffusion.TrainConfig{}, fmt.Errorf("experiment: the configuration trains a score model (objective %q, sde %q); use BuildScore", c.Objective, c.SDE)
+	}
 	if err := c.Validate(); err != nil {
 		return nil, diffusion.Denoiser{}, diffusion.TrainConfig{}, err
 	}
 	return c.parts()
+}
+
+// BuildScore returns the SDE, the score model and the training configuration
+// of a score-based run. The model is the configured network (MLP for 2-D
+// data, UNet for images) used as a noise predictor ε_θ and turned into a
+// score by score.NoisePredictorModel: s_θ(x, t) = −ε_θ(c_in(t) x, 999 t)/σ(t).
+// A DDPM configuration is refused (use Build).
+func (c Config) BuildScore() (score.SDE, score.ModelFn, diffusion.TrainConfig, error) {
+	if !c.IsScore() {
+		return nil, nil, diffusion.TrainConfig{}, fmt.Errorf("experiment: BuildScore needs objective %q, got %q (use Build)", ObjectiveScore, c.Objective)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, nil, diffusion.TrainConfig{}, err
+	}
+	sde, err := score.NewSDE(c.SDE)
+	if err != nil {
+		return nil, nil, diffusion.TrainConfig{}, fmt.Errorf("experiment: sde: %w", err)
+	}
+	var net func(scope *model.Scope, x, t, cond *graph.Node) *graph.Node
+	if c.Model == "unet" {
+		uc, err := unet.UNetConfigByName(c.UNet)
+		if err != nil {
+			return nil, nil, diffusion.TrainConfig{}, err
+		}
+		uc.Timesteps = 1000 // the linear time embedding sees 999 t / 1000 ∈ [0, 1)
+		net = unet.UNet(uc)
+	} else {
+		net = unet.MLP(c.MLP)
+	}
+	return sde, score.NoisePredictorModel(sde, net), c.trainConfig(), nil
+}
+
+// NewTrainer returns the trainer of the configuration's objective: a
+// denoiser trainer (diffusion.NewTrainer) for DDPM runs, a denoising
+// score-matching trainer (score.NewTrainer) for score-based runs.
+func (c Config) NewTrainer(b compute.Backend) (*diffusion.Trainer, error) {
+	if c.IsScore() {
+		sde, fn, tc, err := c.BuildScore()
+		if err != nil {
+			return nil, err
+		}
+		return score.NewTrainer(b, sde, fn, tc)
+	}
+	p, den, tc, err := c.Build()
+	if err != nil {
+		return nil, err
+	}
+	return diffusion.NewTrainer(b, p, den, tc)
 }
 
 // SampleVariance returns the sampling variance of p_θ implied by the

@@ -188,3 +188,82 @@ func TestZeroSNRNeedsVOrX0(t *testing.T) {
 		t.Errorf("linear T=20 with ε-prediction: error %v", err)
 	}
 }
+
+// TestScoreConfig checks the score objective's configuration: WithScore,
+// validation of the objective/SDE pairing, the JSON form (DDPM configurations
+// keep theirs, so their cache keys do not change) and the builders.
+func TestScoreConfig(t *testing.T) {
+	ddpm := Default2D("moons")
+	sc := ddpm.WithScore("ve")
+	if err := sc.Validate(); err != nil {
+		t.Fatalf("score configuration rejected: %v", err)
+	}
+	if !sc.IsScore() || sc.SDE != "ve" || sc.Timesteps != 0 || sc.Schedule != "" || sc.TimestepSampler != "" ||
+		sc.LearningRate != ddpm.LearningRate || sc.MLP != ddpm.MLP {
+		t.Errorf("WithScore(ve) = %+v: want objective score, sde ve, DDPM fields cleared, the rest kept", sc)
+	}
+	if ddpm.WithScore("").SDE != "vp" {
+		t.Errorf("WithScore(\"\") must default to the VP SDE")
+	}
+	if strings.Contains(string(ddpm.JSON()), "objective") || strings.Contains(string(ddpm.JSON()), "sde") {
+		t.Errorf("a DDPM configuration's JSON mentions the score fields:\n%s", ddpm.JSON())
+	}
+	back, err := FromJSON(sc.JSON())
+	if err != nil || len(Diff(sc, back)) != 0 {
+		t.Errorf("JSON round trip of a score configuration: %v, diff %v", err, Diff(sc, back))
+	}
+	if Key(sc, 5) == Key(ddpm, 5) || Key(sc, 5) == Key(ddpm.WithScore("vp"), 5) {
+		t.Errorf("cache keys do not tell the objective or the SDE apart")
+	}
+	cases := []struct {
+		name string
+		c    Config
+		want string
+	}{
+		{"sde without objective", func() Config { c := ddpm; c.SDE = "vp"; return c }(), "score objective only"},
+		{"unknown objective", func() Config { c := ddpm; c.Objective = "gan"; return c }(), "gan"},
+		{"unknown sde", ddpm.WithScore("cosine"), "cosine"},
+		{"timesteps with score", func() Config { c := sc; c.Timesteps = 100; return c }(), "timesteps"},
+		{"loss with score", func() Config { c := sc; c.Loss = "simple"; return c }(), "loss"},
+		{"bad model with score", func() Config { c := sc; c.Model = "unet"; return c }(), "unet"},
+		{"bad EMA with score", func() Config { c := sc; c.EMA = 2; return c }(), "EMA"},
+	}
+	for _, tc := range cases {
+		if err := tc.c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one naming %q", tc.name, err, tc.want)
+		}
+	}
+	if _, _, _, err := sc.Build(); err == nil || !strings.Contains(err.Error(), "BuildScore") {
+		t.Errorf("Build of a score configuration: error %v, want one pointing to BuildScore", err)
+	}
+	if _, _, _, err := ddpm.BuildScore(); err == nil || !strings.Contains(err.Error(), "Build") {
+		t.Errorf("BuildScore of a DDPM configuration: error %v", err)
+	}
+	sde, fn, tc, err := sc.BuildScore()
+	if err != nil || sde.Name() != "ve" || fn == nil || tc.LearningRate != sc.LearningRate || tc.EMADecay != sc.EMA {
+		t.Errorf("BuildScore: %v, %v, %+v", err, sde, tc)
+	}
+}
+
+// TestLoadOrTrainScore trains a tiny score model through LoadOrTrain and
+// loads it back from the cache.
+func TestLoadOrTrainScore(t *testing.T) {
+	c := Default2D("moons").WithScore("subvp")
+	c.MLP.Hidden, c.MLP.Blocks = 8, 1
+	dir := t.TempDir()
+	first, err := LoadOrTrain(backend.MustShared(), c, 5, dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Loaded || first.SDE == nil || first.Score == nil || first.Process != nil || first.Checkpoint.Step != 5 {
+		t.Errorf("first call: loaded=%v SDE %v score set %v process %v step %d", first.Loaded, first.SDE, first.Score != nil, first.Process, first.Checkpoint.Step)
+	}
+	var log strings.Builder
+	second, err := LoadOrTrain(backend.MustShared(), c, 5, dir, &log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Loaded || second.SDE.Name() != "subvp" || !strings.Contains(log.String(), "subvp SDE") {
+		t.Errorf("second call: loaded=%v, log %q", second.Loaded, log.String())
+	}
+}
