@@ -264,12 +264,8 @@ func rate(v float64) string {
 		return "—"
 	case v >= 1000:
 		return thousands(int(v + 0.5))
-	case v >= 100:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case v >= 10:
-		return strconv.FormatFloat(v, 'f', 1, 64)
 	default:
-		return strconv.FormatFloat(v, 'f', 2, 64)
+		return ms(v) // the same digits as times
 	}
 }
 
