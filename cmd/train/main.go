@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.MLP.Blocks, "blocks", 3, "MLP residual blocks")
 	fs.StringVar(&f.MLP.Activation, "activation", "relu", "MLP activation: relu or silu")
 	fs.IntVar(&f.BatchSize, "batch-size", d2.BatchSize, fmt.Sprintf("examples per step (default %d for images)", di.BatchSize))
-	fs.Float64Var(&f.LearningRate, "lr", d2.LearningRate, fmt.Sprintf("Adam learning rate (default %g for images)", di.LearningRate))
+	fs.Float64Var(&f.LearningRate, "lr", d2.LearningRate, fmt.Sprintf("Adam learning rate (default %g for images, %g for score models on 2-D data)", di.LearningRate, experiment.ScoreLearningRate2D))
 	fs.IntVar(&f.WarmupSteps, "warmup", d2.WarmupSteps, fmt.Sprintf("learning-rate warm-up steps (default %d for images)", di.WarmupSteps))
 	fs.Float64Var(&f.WeightDecay, "weight-decay", d2.WeightDecay, "AdamW decoupled weight decay (0: Adam)")
 	fs.Float64Var(&f.GradClip, "grad-clip", d2.GradClip, fmt.Sprintf("clip the global gradient norm, 0: off (default %g for images)", di.GradClip))
@@ -154,6 +154,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 					strings.Join(ddpmOnly, ", "))
 			}
 			c = c.WithScore(c.SDE)
+			lrGiven := false
+			fs.Visit(func(fl *flag.Flag) { lrGiven = lrGiven || fl.Name == "lr" })
+			if !lrGiven && !c.IsImage() {
+				c.LearningRate = experiment.ScoreLearningRate2D
+			}
 		} else if c.SDE != "" {
 			return fmt.Errorf("--sde %s needs --objective score (the ddpm objective uses --schedule and --timesteps)", c.SDE)
 		}

@@ -165,6 +165,9 @@ func TestTrainScore(t *testing.T) {
 			if c.Objective != "score" || c.SDE != sde || c.Timesteps != 0 || c.Schedule != "" || c.Loss != "" || ck.Step != 20 {
 				t.Errorf("checkpoint configuration %+v at step %d: want objective score, sde %s, no DDPM fields, step 20", c, ck.Step, sde)
 			}
+			if c.LearningRate != 2e-3 { // the score default for 2-D data
+				t.Errorf("learning rate %g without --lr, want 2e-3", c.LearningRate)
+			}
 			// What a sampling command does: rebuild the model from the configuration and sample.
 			sdeObj, fn, _, err := c.BuildScore()
 			if err != nil {
@@ -222,5 +225,26 @@ func TestTrainScoreBadInput(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "model.ckpt")); err == nil {
 			t.Errorf("%v: a checkpoint was written despite the error", c.args)
 		}
+	}
+}
+
+// TestTrainScoreLearningRate checks that an explicit --lr wins over the
+// score objective's 2-D default.
+func TestTrainScoreLearningRate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"--dataset", "moons", "--objective", "score", "--lr", "5e-4", "--steps", "2", "--out", dir}, tinyScore...)
+	if out, err := train(t, args...); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	ck, err := diffusion.ReadCheckpoint(filepath.Join(dir, "model.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := experiment.FromJSON(ck.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LearningRate != 5e-4 {
+		t.Errorf("learning rate %g with --lr 5e-4", c.LearningRate)
 	}
 }
