@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/internal/progress"
+	"github.com/godiffusion/diffusion-models/internal/safecall"
 )
 
 // VLBResult is the variational bound of a dataset, term by term, in bits
@@ -125,7 +126,7 @@ func VLB(backend compute.Backend, store *model.Store, den Denoiser, p *Process, 
 			if withCond {
 				args = append(args, cb)
 			}
-			outs, err := callSafely(exec, args...)
+			outs, err := safecall.Call(exec, args...)
 			if err != nil {
 				return nil, fmt.Errorf("diffusion: bound term at step %d: %w", t, err)
 			}

@@ -11,9 +11,9 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/internal/progress"
+	"github.com/godiffusion/diffusion-models/internal/safecall"
 )
 
 // ModelScope is the scope under which a denoiser's variables live in a
@@ -276,7 +276,7 @@ func Sample(backend compute.Backend, store *model.Store, den Denoiser, s Sampler
 			if withCond {
 				args = append(args, cond)
 			}
-			outs, err := callSafely(exec, args...)
+			outs, err := safecall.Call(exec, args...)
 			if err != nil {
 				return nil, fmt.Errorf("diffusion: sampling step %d (t=%d): %w", k, t, err)
 			}
@@ -297,16 +297,6 @@ func Sample(backend compute.Backend, store *model.Store, den Denoiser, s Sampler
 		return chunks[0], nil
 	}
 	return ConcatFirstAxis(chunks)
-}
-
-// callSafely runs exec, turning panics raised while building graphs into errors.
-func callSafely(exec *model.Exec, args ...any) ([]*tensors.Tensor, error) {
-	var outs []*tensors.Tensor
-	var callErr error
-	if err := exceptions.TryCatch[error](func() { outs, callErr = exec.Call(args...) }); err != nil {
-		return nil, err
-	}
-	return outs, callErr
 }
 
 // Encode maps data x₀ to the DDIM latents x_T by running the deterministic
@@ -345,7 +335,7 @@ func Encode(backend compute.Backend, store *model.Store, den Denoiser, s DDIM, x
 		if withCond {
 			args = append(args, opts.Cond)
 		}
-		outs, err := callSafely(exec, args...)
+		outs, err := safecall.Call(exec, args...)
 		if err != nil {
 			return nil, fmt.Errorf("diffusion: encoding step %d: %w", t, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/internal/progress"
+	"github.com/godiffusion/diffusion-models/internal/safecall"
 )
 
 // Store paths of the training state, beside the model's own ModelScope.
@@ -371,7 +372,7 @@ func (tr *Trainer) TrainStep(x0, cond *tensors.Tensor) (StepResult, error) {
 	if cond != nil {
 		args = append(args, cond)
 	}
-	outs, err := callSafely(tr.exec, args...)
+	outs, err := safecall.Call(tr.exec, args...)
 	if err != nil {
 		return StepResult{}, fmt.Errorf("diffusion: training step %d: %w", tr.step+1, err)
 	}

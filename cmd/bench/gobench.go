@@ -19,9 +19,9 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/internal/safecall"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/unet"
@@ -256,15 +256,9 @@ func newSampleStep(b compute.Backend, store *model.Store, den diffusion.Denoiser
 // step runs the compiled step at step index t, replacing the samples and the
 // random state by the step's outputs.
 func (s *sampleStep) step(t int) error {
-	var outs []*tensors.Tensor
-	var callErr error
-	if err := exceptions.TryCatch[error](func() {
-		outs, callErr = s.exec.Call(s.x, tensors.FromScalar(int32(t)), s.rng)
-	}); err != nil {
+	outs, err := safecall.Call(s.exec, s.x, tensors.FromScalar(int32(t)), s.rng)
+	if err != nil {
 		return err
-	}
-	if callErr != nil {
-		return callErr
 	}
 	s.x, s.rng = outs[0], outs[2]
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/progress"
+	"github.com/godiffusion/diffusion-models/internal/safecall"
 )
 
 // Tolerance sets the error control of the adaptive RK45 solver: a step is
@@ -105,7 +106,7 @@ func SampleAdaptive(backend compute.Backend, store *model.Store, fn ModelFn, sde
 			if withCond {
 				args = append(args, cond)
 			}
-			outs, err := callSafely(exec, args...)
+			outs, err := safecall.Call(exec, args...)
 			if err != nil {
 				return nil, fmt.Errorf("score: ODE sampling at t=%g: %w", t, err)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/progress"
+	"github.com/godiffusion/diffusion-models/internal/safecall"
 	dmath "github.com/godiffusion/diffusion-models/math"
 )
 
@@ -250,7 +251,7 @@ func LogLikelihood(backend compute.Backend, store *model.Store, fn ModelFn, sde 
 			if withCond {
 				args = append(args, cond)
 			}
-			outs, err := callSafely(exec, args...)
+			outs, err := safecall.Call(exec, args...)
 			if err != nil {
 				return nil, fmt.Errorf("score: LogLikelihood at t=%g: %w", t, err)
 			}

@@ -10,10 +10,10 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/progress"
+	"github.com/godiffusion/diffusion-models/internal/safecall"
 )
 
 // Sampler is one update rule of a score-based sampler over a fixed time grid.
@@ -208,7 +208,7 @@ func Sample(backend compute.Backend, store *model.Store, fn ModelFn, s Sampler, 
 			if withCond {
 				args = append(args, cond)
 			}
-			outs, err := callSafely(exec, args...)
+			outs, err := safecall.Call(exec, args...)
 			if err != nil {
 				return nil, fmt.Errorf("score: sampling step %d (t=%g): %w", k, times[k], err)
 			}
@@ -247,14 +247,4 @@ func startBatch(noiseExec *Exec, rng **tensors.Tensor, xt *tensors.Tensor, start
 	}
 	*rng = outs[1]
 	return outs[0], nil
-}
-
-// callSafely runs exec, turning panics raised while building graphs into errors.
-func callSafely(exec *model.Exec, args ...any) ([]*tensors.Tensor, error) {
-	var outs []*tensors.Tensor
-	var callErr error
-	if err := exceptions.TryCatch[error](func() { outs, callErr = exec.Call(args...) }); err != nil {
-		return nil, err
-	}
-	return outs, callErr
 }

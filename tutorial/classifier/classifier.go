@@ -49,10 +49,10 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
-	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/internal/fastmm"
 	"github.com/godiffusion/diffusion-models/internal/progress"
+	"github.com/godiffusion/diffusion-models/internal/safecall"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 )
 
@@ -255,7 +255,7 @@ func Train(backend compute.Backend, set *mnist.Set, cfg Config, progressOut io.W
 		c2 := 1 - math.Pow(adamBeta2, float64(n+1))
 		stepSize := float32(lr * math.Sqrt(c2) / c1)
 		epsHat := float32(adamEpsilon * math.Sqrt(c2))
-		outs, err := call(exec,
+		outs, err := safecall.Call(exec,
 			tensors.FromFlatDataAndDimensions(pixels, batch, InputSize),
 			tensors.FromFlatDataAndDimensions(onehot, batch, Classes),
 			stepSize, epsHat)
@@ -330,16 +330,6 @@ func trainStep(store *model.Store, scope *model.Scope, x, onehot, stepSize, epsH
 	return loss
 }
 
-// call runs an exec, turning GoMLX panics into errors.
-func call(exec *model.Exec, args ...any) ([]*tensors.Tensor, error) {
-	var outs []*tensors.Tensor
-	var callErr error
-	if err := exceptions.TryCatch[error](func() { outs, callErr = exec.Call(args...) }); err != nil {
-		return nil, err
-	}
-	return outs, callErr
-}
-
 // checkSet checks that a set holds 28×28×1 images with labels 0–9.
 func checkSet(set *mnist.Set) error {
 	if set == nil {
@@ -404,7 +394,7 @@ func (c *Classifier) run(backend compute.Backend, images []float32) (logits, fea
 		k := min(inferenceBatch, n-start)
 		clear(buf)
 		copy(buf, images[start*InputSize:(start+k)*InputSize])
-		outs, err := call(c.exec, tensors.FromFlatDataAndDimensions(buf, inferenceBatch, InputSize))
+		outs, err := safecall.Call(c.exec, tensors.FromFlatDataAndDimensions(buf, inferenceBatch, InputSize))
 		if err != nil {
 			return nil, nil, fmt.Errorf("classifier: images %d–%d: %w", start, start+k-1, err)
 		}
