@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
+	"github.com/godiffusion/diffusion-models/tutorial/plots"
 )
 
 // fileMagic opens every classifier file.
@@ -86,44 +87,10 @@ func (c *Classifier) Save(path string) error {
 	file.Write(data.Bytes())
 	sum := sha256.Sum256(file.Bytes())
 	file.Write(sum[:])
-	return writeAtomic(path, file.Bytes())
-}
-
-// writeAtomic writes data to a temporary file beside path, syncs it and
-// renames it to path.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("classifier: saving %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("classifier: saving %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("classifier: saving %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("classifier: saving %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("classifier: saving %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("classifier: saving %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // make the rename durable where the platform allows
-		d.Close()
-	}
-	return nil
+	return plots.WriteFileAtomic(path, file.Bytes())
 }
 
 // Load reads a classifier written by [Classifier.Save]. A file that is
