@@ -360,24 +360,26 @@ func writeReport(w io.Writer, env environment, o options, rows []partResult) {
 		if r.model == "unet" {
 			unit = "images"
 		}
-		row("parameters", thousands(g.params), pick(func(s sideResult) string { return thousands(s.params) }),
-			ratio(float64(g.params), func(s sideResult) float64 { return float64(s.params) }))
-		row(fmt.Sprintf("train step, batch %d", r.batch), g.train.String(), pick(func(s sideResult) string { return s.train.String() }),
-			ratio(g.train.Median, func(s sideResult) float64 { return s.train.Median }))
-		row(fmt.Sprintf("training throughput (%s/s)", unit), rate(throughput(r.batch, g.train.Median)),
-			pick(func(s sideResult) string { return rate(throughput(r.batch, s.train.Median)) }),
-			ratio(throughput(r.batch, g.train.Median), func(s sideResult) float64 { return throughput(r.batch, s.train.Median) }))
-		row("first train step (Go: + graph compilation)", ms(g.train.First), pick(func(s sideResult) string { return ms(s.train.First) }),
-			ratio(g.train.First, func(s sideResult) float64 { return s.train.First }))
-		row(fmt.Sprintf("DDPM sample step, %d %s", r.samples, unit), g.sample.String(), pick(func(s sideResult) string { return s.sample.String() }),
-			ratio(g.sample.Median, func(s sideResult) float64 { return s.sample.Median }))
-		row(fmt.Sprintf("sampling throughput (%s/s)", unit), rate(throughput(r.samples, g.sample.Median)),
-			pick(func(s sideResult) string { return rate(throughput(r.samples, s.sample.Median)) }),
-			ratio(throughput(r.samples, g.sample.Median), func(s sideResult) float64 { return throughput(r.samples, s.sample.Median) }))
-		row("first sample step (Go: + graph compilation)", ms(g.sample.First), pick(func(s sideResult) string { return ms(s.sample.First) }),
-			ratio(g.sample.First, func(s sideResult) float64 { return s.sample.First }))
-		row("peak RSS (MiB)", mib(g.peakRSSMiB), pick(func(s sideResult) string { return mib(s.peakRSSMiB) }),
-			ratio(g.peakRSSMiB, func(s sideResult) float64 { return s.peakRSSMiB }))
+		// measure writes a row that shows both sides with text and compares them by value.
+		measure := func(name string, text func(sideResult) string, value func(sideResult) float64) {
+			row(name, text(g), pick(text), ratio(value(g), value))
+		}
+		trainRate := func(s sideResult) float64 { return throughput(r.batch, s.train.Median) }
+		sampleRate := func(s sideResult) float64 { return throughput(r.samples, s.sample.Median) }
+		measure("parameters", func(s sideResult) string { return thousands(s.params) },
+			func(s sideResult) float64 { return float64(s.params) })
+		measure(fmt.Sprintf("train step, batch %d", r.batch), func(s sideResult) string { return s.train.String() },
+			func(s sideResult) float64 { return s.train.Median })
+		measure(fmt.Sprintf("training throughput (%s/s)", unit), func(s sideResult) string { return rate(trainRate(s)) }, trainRate)
+		measure("first train step (Go: + graph compilation)", func(s sideResult) string { return ms(s.train.First) },
+			func(s sideResult) float64 { return s.train.First })
+		measure(fmt.Sprintf("DDPM sample step, %d %s", r.samples, unit), func(s sideResult) string { return s.sample.String() },
+			func(s sideResult) float64 { return s.sample.Median })
+		measure(fmt.Sprintf("sampling throughput (%s/s)", unit), func(s sideResult) string { return rate(sampleRate(s)) }, sampleRate)
+		measure("first sample step (Go: + graph compilation)", func(s sideResult) string { return ms(s.sample.First) },
+			func(s sideResult) float64 { return s.sample.First })
+		measure("peak RSS (MiB)", func(s sideResult) string { return mib(s.peakRSSMiB) },
+			func(s sideResult) float64 { return s.peakRSSMiB })
 		peerGPU := p != nil && p.onGPU()
 		if goCUDA || peerGPU || (r.model == "unet" && devices["unet"] == deviceCUDA) {
 			showGPUNote = true
