@@ -141,35 +141,11 @@ func TestPeerMatchesGoModel(t *testing.T) {
 		want = append(want, goOut{tensors.MustCopyFlatData[float32](eps), tensors.MustCopyFlatData[float32](step[0]),
 			tensors.MustCopyFlatData[float32](loss)})
 	}
-	blob, err := json.Marshal(map[string]any{"cases": cases})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "check.json")
-	if err := os.WriteFile(path, blob, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := p.exec("--check-forward", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var py struct {
-		Cases []struct {
-			Eps  []float64 `json:"eps"`
-			Next []float64 `json:"next"`
-			Loss []float64 `json:"loss"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(out, &py); err != nil {
-		t.Fatalf("%v: %q", err, out)
-	}
-	if len(py.Cases) != len(acts) {
-		t.Fatalf("PyTorch answered %d cases, want %d", len(py.Cases), len(acts))
-	}
+	py := checkForward(t, p, map[string]any{"cases": cases}, len(acts))
 	for i, act := range acts {
-		compare(t, act+" ε̂", want[i].eps, py.Cases[i].Eps)
-		compare(t, act+" DDPM step", want[i].next, py.Cases[i].Next)
-		compare(t, act+" L_simple", want[i].loss, py.Cases[i].Loss)
+		compare(t, act+" ε̂", want[i].eps, py[i].Eps)
+		compare(t, act+" DDPM step", want[i].next, py[i].Next)
+		compare(t, act+" L_simple", want[i].loss, py[i].Loss)
 	}
 }
 
@@ -192,4 +168,40 @@ func compare(t *testing.T, what string, goV []float32, py []float64) {
 		}
 	}
 	t.Logf("%s: largest relative difference %.2g", what, worst)
+}
+
+// peerCase is what a peer's --check-forward answers for one case: ε̂, the
+// next sample of a DDPM step and the per-example loss.
+type peerCase struct {
+	Eps  []float64 `json:"eps"`
+	Next []float64 `json:"next"`
+	Loss []float64 `json:"loss"`
+}
+
+// checkForward writes input as JSON, runs the peer's --check-forward on it
+// (with extra arguments) and returns its answers, which must number n.
+func checkForward(t *testing.T, p *peerRunner, input any, n int, extra ...string) []peerCase {
+	t.Helper()
+	blob, err := json.Marshal(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "check.json")
+	if err := os.WriteFile(path, blob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.exec(append([]string{"--check-forward", path}, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var py struct {
+		Cases []peerCase `json:"cases"`
+	}
+	if err := json.Unmarshal(out, &py); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if len(py.Cases) != n {
+		t.Fatalf("PyTorch answered %d cases, want %d", len(py.Cases), n)
+	}
+	return py.Cases
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -280,37 +278,13 @@ func TestUNetPeerMatchesGoModel(t *testing.T) {
 	for _, mu := range mutants {
 		cases = append(cases, map[string]any{"weights": mu.weights})
 	}
-	blob, err := json.Marshal(map[string]any{
-		"config": cfg, "weights": weights, "cases": cases,
-		"x": x, "t": ts, "z": z, "x0": x0, "noise": noise,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "check.json")
-	if err := os.WriteFile(path, blob, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	// One thread: OpenMP's busy-waiting threads crawl on a loaded machine,
 	// and the result does not depend on the count.
-	out, err := p.exec("--check-forward", path, "--threads", "1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var py struct {
-		Cases []struct {
-			Eps  []float64 `json:"eps"`
-			Next []float64 `json:"next"`
-			Loss []float64 `json:"loss"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(out, &py); err != nil {
-		t.Fatalf("%v: %q", err, out)
-	}
-	if len(py.Cases) != len(cases) {
-		t.Fatalf("PyTorch answered %d cases, want %d", len(py.Cases), len(cases))
-	}
-	got := py.Cases[0]
+	py := checkForward(t, p, map[string]any{
+		"config": cfg, "weights": weights, "cases": cases,
+		"x": x, "t": ts, "z": z, "x0": x0, "noise": noise,
+	}, len(cases), "--threads", "1")
+	got := py[0]
 	for _, c := range []struct {
 		what  string
 		goV   []float32
@@ -324,7 +298,7 @@ func TestUNetPeerMatchesGoModel(t *testing.T) {
 		}
 	}
 	for k, mu := range mutants {
-		d, _ := maxRelDiff(t, mu.name, goEps, py.Cases[k+1].Eps)
+		d, _ := maxRelDiff(t, mu.name, goEps, py[k+1].Eps)
 		if d < 100*unetTol {
 			t.Errorf("mutant %q: ε̂ within %.2g of Go's; the comparison would not catch that mistake", mu.name, d)
 		} else {
