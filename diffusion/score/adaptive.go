@@ -62,11 +62,7 @@ func SampleAdaptive(backend compute.Backend, store *model.Store, fn ModelFn, sde
 		return nil, 0, err
 	}
 	defer exec.Finalize()
-	priorStd := sde.PriorStd()
-	noiseExec, err := NewExec(backend, func(rng *Node, shapeProbe *Node) (*Node, *Node) {
-		newRNG, z := RandomNormal(rng, shapeProbe.Shape())
-		return MulScalar(z, priorStd), newRNG
-	})
+	noiseExec, err := priorNoise(backend, sde)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -177,11 +177,7 @@ func Sample(backend compute.Backend, store *model.Store, fn ModelFn, s Sampler, 
 		return nil, err
 	}
 	defer exec.Finalize()
-	priorStd := sde.PriorStd()
-	noiseExec, err := NewExec(backend, func(rng *Node, shapeProbe *Node) (*Node, *Node) {
-		newRNG, z := RandomNormal(rng, shapeProbe.Shape())
-		return MulScalar(z, priorStd), newRNG
-	})
+	noiseExec, err := priorNoise(backend, sde)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +228,16 @@ func Sample(backend compute.Backend, store *model.Store, fn ModelFn, s Sampler, 
 		return chunks[0], nil
 	}
 	return diffusion.ConcatFirstAxis(chunks)
+}
+
+// priorNoise compiles the draw of prior noise z·PriorStd, z ~ N(0, I), shaped
+// like its second argument, from an RNG state (its first argument and output).
+func priorNoise(backend compute.Backend, sde SDE) (*Exec, error) {
+	priorStd := sde.PriorStd()
+	return NewExec(backend, func(rng *Node, shapeProbe *Node) (*Node, *Node) {
+		newRNG, z := RandomNormal(rng, shapeProbe.Shape())
+		return MulScalar(z, priorStd), newRNG
+	})
 }
 
 // startBatch returns the starting point of a batch of m samples: rows
