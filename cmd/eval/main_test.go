@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/godiffusion/diffusion-models/backend"
-	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
 
@@ -18,18 +18,7 @@ func TestEval(t *testing.T) {
 	dir := t.TempDir()
 	c := experiment.Default2D("moons")
 	c.Timesteps, c.MLP.Hidden, c.MLP.Blocks = 30, 16, 1
-	p, den, tc, err := c.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := c.Data()
-	tr, err := diffusion.NewTrainer(backend.MustShared(), p, den, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(data, diffusion.RunOptions{Steps: 20, BatchSize: 32, CheckpointPath: filepath.Join(dir, "model.ckpt"), Config: c.JSON()}); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.Train(t, backend.MustShared(), c, dir, 20, 32)
 	var out, errb bytes.Buffer
 	plot := filepath.Join(dir, "bound.png")
 	if err := run([]string{"--model-path", dir, "--num-examples", "50", "--plot", plot, "--quiet"}, &out, &errb); err != nil {
@@ -67,18 +56,7 @@ func TestEvalImagesBound(t *testing.T) {
 	dir := t.TempDir()
 	c := experiment.DefaultImages("mnist")
 	c.Timesteps = 50
-	p, den, tc, err := c.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := c.Data()
-	tr, err := diffusion.NewTrainer(backend.MustShared(), p, den, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(data, diffusion.RunOptions{Steps: 2, BatchSize: 8, CheckpointPath: filepath.Join(dir, "model.ckpt"), Config: c.JSON()}); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.Train(t, backend.MustShared(), c, dir, 2, 8)
 	var out, errb bytes.Buffer
 	if err := run([]string{"--model-path", dir, "--num-examples", "4", "--samples", "0", "--quiet"}, &out, &errb); err != nil {
 		t.Fatalf("eval: %v\n%s", err, errb.String())

@@ -11,10 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/gomlx/core/tensors"
-
 	"github.com/godiffusion/diffusion-models/backend"
-	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
 )
@@ -23,17 +21,7 @@ import (
 func trainConfig(t *testing.T, c experiment.Config, steps int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	tr, err := c.NewTrainer(backend.MustShared())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(data, diffusion.RunOptions{Steps: steps, BatchSize: 16, CheckpointPath: filepath.Join(dir, "model.ckpt"), Config: c.JSON()}); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.Train(t, backend.MustShared(), c, dir, steps, 16)
 	return dir
 }
 
@@ -48,19 +36,7 @@ func tinyScore(sde string) experiment.Config {
 // the network's output, hence the score, is identically 0.
 func zeroWeights(t *testing.T, dir string) {
 	t.Helper()
-	path := filepath.Join(dir, "model.ckpt")
-	ck, err := diffusion.ReadCheckpoint(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, v := range ck.Variables {
-		if v.DType().IsFloat() {
-			ck.Variables[name] = tensors.FromShape(v.Shape())
-		}
-	}
-	if err := diffusion.WriteCheckpoint(path, ck); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.ZeroWeights(t, filepath.Join(dir, "model.ckpt"))
 }
 
 var (

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
 
@@ -17,20 +17,7 @@ func trainTiny(t *testing.T, dir string) string {
 	c := experiment.Default2D("gaussians8")
 	c.Timesteps = 50
 	c.MLP.Hidden, c.MLP.Blocks = 16, 1
-	p, den, tc, err := c.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := c.Data()
-	tr, err := diffusion.NewTrainer(backendForTest(t), p, den, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "model.ckpt")
-	if err := tr.Run(data, diffusion.RunOptions{Steps: 10, BatchSize: 16, CheckpointPath: path, Config: c.JSON()}); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return cmdtest.Train(t, backendForTest(t), c, dir, 10, 16)
 }
 
 func sample(args ...string) (string, error) {
@@ -108,21 +95,7 @@ func TestSampleImages(t *testing.T) {
 	dir := t.TempDir()
 	c := experiment.DefaultImages("mnist")
 	c.Timesteps = 50
-	p, den, tc, err := c.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := diffusion.NewTrainer(backendForTest(t), p, den, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(data, diffusion.RunOptions{Steps: 2, BatchSize: 8, CheckpointPath: filepath.Join(dir, "model.ckpt"), Config: c.JSON()}); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.Train(t, backendForTest(t), c, dir, 2, 8)
 	out, err := sample("--model-path", dir, "--num-samples", "4", "--sampler", "ddim", "--sample-steps", "3", "--out", filepath.Join(dir, "grid.png"))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/gomlx/core/tensors"
-
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
 
@@ -19,19 +18,7 @@ import (
 func trainConfig(t *testing.T, c experiment.Config, dir string) string {
 	t.Helper()
 	c.MLP.Hidden, c.MLP.Blocks = 16, 1
-	tr, err := c.NewTrainer(backendForTest(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "model.ckpt")
-	if err := tr.Run(data, diffusion.RunOptions{Steps: 20, BatchSize: 16, CheckpointPath: path, Config: c.JSON()}); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return cmdtest.Train(t, backendForTest(t), c, dir, 20, 16)
 }
 
 // trainScore writes a small score checkpoint under the SDE named sde into a new folder.
@@ -46,19 +33,7 @@ func trainScore(t *testing.T, sde string) string {
 // zero, so that the network's output, hence ε̂ and the score, is 0.
 func zeroWeights(t *testing.T, dir string) {
 	t.Helper()
-	path := filepath.Join(dir, "model.ckpt")
-	ck, err := diffusion.ReadCheckpoint(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, v := range ck.Variables {
-		if v.DType().IsFloat() {
-			ck.Variables[name] = tensors.FromShape(v.Shape())
-		}
-	}
-	if err := diffusion.WriteCheckpoint(path, ck); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.ZeroWeights(t, filepath.Join(dir, "model.ckpt"))
 }
 
 // readCSV returns the samples of base.csv after checking its header.

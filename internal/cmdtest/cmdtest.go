@@ -1,0 +1,53 @@
+// Package cmdtest writes the small checkpoints that the commands' tests
+// sample and evaluate.
+package cmdtest
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/tutorial/experiment"
+)
+
+// Train trains c on backend b for steps steps on batches of batch and
+// writes the checkpoint dir/model.ckpt, whose path it returns.
+func Train(tb testing.TB, b compute.Backend, c experiment.Config, dir string, steps int64, batch int) string {
+	tb.Helper()
+	tr, err := c.NewTrainer(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := c.Data()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(dir, "model.ckpt")
+	if err := tr.Run(data, diffusion.RunOptions{Steps: steps, BatchSize: batch, CheckpointPath: path, Config: c.JSON()}); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// ZeroWeights rewrites the checkpoint at path with every floating-point
+// variable set to zero, so that the network's output (hence ε̂ and the
+// score) is identically 0: a model whose samples and likelihoods have
+// closed forms.
+func ZeroWeights(tb testing.TB, path string) {
+	tb.Helper()
+	ck, err := diffusion.ReadCheckpoint(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for name, v := range ck.Variables {
+		if v.DType().IsFloat() {
+			ck.Variables[name] = tensors.FromShape(v.Shape())
+		}
+	}
+	if err := diffusion.WriteCheckpoint(path, ck); err != nil {
+		tb.Fatal(err)
+	}
+}
