@@ -198,30 +198,43 @@ def gaussians8(n, generator, std=0.1, radius=2.0):
     return (centres + std * torch.randn(n, 2, generator=generator, dtype=torch.float64)).to(torch.float32)
 
 
+def batch_view(v, like):
+    """v [B] shaped [B, 1, …] to broadcast over the other axes of like."""
+    return v.reshape(-1, *([1] * (like.dim() - 1)))
+
+
+def per_example(v, t, like):
+    """v[t] shaped [B, 1, …] to broadcast over the other axes of like."""
+    return batch_view(v[t], like)
+
+
 def q_sample(sched, x0, t, noise):
     """x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε."""
-    return sched.sqrt_ab[t, None] * x0 + sched.sqrt_one_minus_ab[t, None] * noise
+    return per_example(sched.sqrt_ab, t, x0) * x0 + per_example(sched.sqrt_one_minus_ab, t, x0) * noise
 
 
 def per_example_mse(model, sched, x0, t, noise):
-    """L_simple per example: mean over dimensions of (ε − ε̂(x_t, t))²."""
+    """L_simple per example: mean over the other axes of (ε − ε̂(x_t, t))²."""
     out = model(q_sample(sched, x0, t, noise), t)
-    return (noise - out).square().mean(dim=1)
+    return (noise - out).square().flatten(1).mean(dim=1)
 
 
-def ddpm_step(model, sched, x, t, z):
-    """One ancestral step x_t → x_{t−1} (see the module docstring); returns
-    (x_{t−1}, x̂₀, ε̂)."""
+def ddpm_step(model, sched, x, t, z, clip=False):
+    """One ancestral step x_t → x_{t−1} (see the module docstring), with x̂₀
+    clipped to [−1, 1] when clip (pixels); returns (x_{t−1}, x̂₀, ε̂)."""
     eps = model(x, t)
-    x0 = sched.sqrt_recip_ab[t, None] * x - sched.sqrt_recip_m1_ab[t, None] * eps
-    mean = sched.coef1[t, None] * x0 + sched.coef2[t, None] * x
-    sigma = torch.exp(0.5 * sched.log_var[t, None])
-    not_first = (t != 0).to(x.dtype)[:, None]
+    x0 = per_example(sched.sqrt_recip_ab, t, x) * x - per_example(sched.sqrt_recip_m1_ab, t, x) * eps
+    if clip:
+        x0 = x0.clamp(-1, 1)
+    mean = per_example(sched.coef1, t, x) * x0 + per_example(sched.coef2, t, x) * x
+    sigma = torch.exp(0.5 * per_example(sched.log_var, t, x))
+    not_first = batch_view((t != 0).to(x.dtype), x)
     return mean + not_first * sigma * z, x0, eps
 
 
 class Trainer:
-    """The Go trainer's step: L_simple, gradient norm, warmed-up Adam, EMA."""
+    """The Go trainer's step: L_simple, gradient norm, Adam with the learning
+    rate warmed up over warmup steps (0: none), EMA."""
 
     def __init__(self, model, sched, lr=1e-3, warmup=100, ema_decay=0.995):
         self.model, self.sched = model, sched
@@ -234,8 +247,8 @@ class Trainer:
     def train_step(self, x0):
         n = self.step
         b = x0.shape[0]
-        t = torch.randint(0, self.sched.T, (b,))  # uniform timesteps, weights 1
-        w = torch.ones(b)
+        t = torch.randint(0, self.sched.T, (b,), device=x0.device)  # uniform timesteps, weights 1
+        w = torch.ones(b, device=x0.device)
         noise = torch.randn_like(x0)
         per = per_example_mse(self.model, self.sched, x0, t, noise)
         loss = (per * w).mean()

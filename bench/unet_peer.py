@@ -85,7 +85,10 @@ except ImportError as err:  # reported to cmd/bench, which then runs without a p
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mlp_peer import LinearSchedule, blas_library, emit, keep_freed_memory, summary, timed  # noqa: E402
+from mlp_peer import (  # noqa: E402
+    LinearSchedule, Trainer, blas_library, count_params, ddpm_step, emit, keep_freed_memory, per_example_mse, summary,
+    timed,
+)
 
 NORM_EPS = 1e-5
 MAX_PERIOD = 10000.0
@@ -269,65 +272,6 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.out_norm(h)))
 
 
-def per_pixel(v, t):
-    """v[t] shaped [B, 1, 1, 1], to broadcast over images."""
-    return v[t].reshape(-1, 1, 1, 1)
-
-
-def q_sample(sched, x0, t, noise):
-    """x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε."""
-    return per_pixel(sched.sqrt_ab, t) * x0 + per_pixel(sched.sqrt_one_minus_ab, t) * noise
-
-
-def per_example_mse(model, sched, x0, t, noise):
-    """L_simple per example: mean over the pixels of (ε − ε̂(x_t, t))²."""
-    out = model(q_sample(sched, x0, t, noise), t)
-    return (noise - out).square().flatten(1).mean(dim=1)
-
-
-def ddpm_step(model, sched, x, t, z):
-    """One ancestral step x_t → x_{t−1} with x̂₀ clipped to [−1, 1] (see the
-    module docstring); returns (x_{t−1}, x̂₀, ε̂)."""
-    eps = model(x, t)
-    x0 = (per_pixel(sched.sqrt_recip_ab, t) * x - per_pixel(sched.sqrt_recip_m1_ab, t) * eps).clamp(-1, 1)
-    mean = per_pixel(sched.coef1, t) * x0 + per_pixel(sched.coef2, t) * x
-    sigma = torch.exp(0.5 * per_pixel(sched.log_var, t))
-    not_first = (t != 0).to(x.dtype).reshape(-1, 1, 1, 1)
-    return mean + not_first * sigma * z, x0, eps
-
-
-class Trainer:
-    """The Go trainer's step: L_simple, gradient norm, Adam, EMA."""
-
-    def __init__(self, model, sched, lr=2e-4, ema_decay=0.9999):
-        self.model, self.sched = model, sched
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.opt = torch.optim.Adam(self.params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
-        self.ema_decay = ema_decay
-        self.ema = [p.detach().clone() for p in self.params]
-        self.step = 0  # steps taken
-
-    def train_step(self, x0):
-        n = self.step
-        b = x0.shape[0]
-        t = torch.randint(0, self.sched.T, (b,), device=x0.device)  # uniform timesteps, weights 1
-        w = torch.ones(b, device=x0.device)
-        noise = torch.randn_like(x0)
-        per = per_example_mse(self.model, self.sched, x0, t, noise)
-        loss = (per * w).mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.sqrt(torch.stack([p.grad.square().sum() for p in self.params]).sum())
-        self.opt.step()
-        with torch.no_grad():
-            d = 0.0 if n == 0 else min(self.ema_decay, (1 + n) / (10 + n))
-            for e, p in zip(self.ema, self.params):
-                e.lerp_(p, 1.0 - d)  # e ← e + (1−d)(θ − e)
-        self.step += 1
-        # The Go trainer reads the loss, the gradient norm and the per-example losses back.
-        return loss.item(), grad_norm.item(), per.detach().tolist()
-
-
 def peak_rss_mib():
     """The process's peak resident memory in MiB: VmHWM of /proc/self/status,
     the high-water mark of this program's own address space. (getrusage's
@@ -342,10 +286,6 @@ def peak_rss_mib():
     except (OSError, ValueError, IndexError):
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def count_params(model):
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def conv_backend(model, batch, device="cpu"):
@@ -479,7 +419,7 @@ def check_forward(path, args):
         model = UNet(cfg)
         load_go_weights(model, {**spec["weights"], **case.get("weights", {})})
         with torch.no_grad():
-            nxt, _, eps = ddpm_step(model, sched, x, t, z)
+            nxt, _, eps = ddpm_step(model, sched, x, t, z, clip=True)
             per = per_example_mse(model, sched, x0, t, noise)
         out.append({"eps": flat(eps), "next": flat(nxt), "loss": per.tolist()})
     emit({"cases": out})
@@ -572,7 +512,7 @@ def main(argv=None):
     # Random images in [−1, 1], drawn beforehand on the host so that only the
     # step (with the batch's copy to the device) is timed.
     batches = [2 * torch.rand(args.batch, *shape, generator=gen) - 1 for _ in range(args.warmup + args.runs)]
-    trainer = Trainer(model, sched, lr=args.lr, ema_decay=args.ema)
+    trainer = Trainer(model, sched, lr=args.lr, warmup=0, ema_decay=args.ema)
     if cuda:
         torch.cuda.reset_peak_memory_stats(dev)
 
@@ -595,7 +535,7 @@ def main(argv=None):
         with torch.no_grad():
             t = torch.full((args.samples,), (args.timesteps - 1 - i) % args.timesteps, dtype=torch.int64, device=dev)
             z = torch.randn_like(state["x"])
-            state["x"], _, _ = ddpm_step(model, sched, state["x"], t, z)
+            state["x"], _, _ = ddpm_step(model, sched, state["x"], t, z, clip=True)
         sync()
 
     sync()
