@@ -1,10 +1,10 @@
 // Package diffusion is the core of Gaussian diffusion models (DDPM, improved
-// DDPM, DDIM) on GoMLX: the forward process q(x_t | x₀) and its posterior,
-// the ε / x₀ / v / score parametrizations, the training losses (L_simple, the
-// variational bound term by term, the hybrid loss), the samplers (DDPM
-// ancestral, DDIM with η and respaced steps, deterministic DDIM encoding),
-// the training loop (Adam/AdamW, warm-up, gradient clipping, EMA, exactly
-// resumable atomic checkpoints) and evaluation (the bound in bits/dim).
+// DDPM, DDIM, DPM-Solver++, EDM) on GoMLX: the forward process q(x_t | x₀)
+// and its posterior, the ε / x₀ / v / score parametrizations, the training
+// losses (L_simple, the variational bound term by term, the hybrid loss), the
+// training loop (Adam/AdamW, warm-up, gradient clipping, EMA, condition
+// dropout for classifier-free guidance, exactly resumable atomic
+// checkpoints), and one sampling core for every model.
 //
 // Every equation is derived in math/README.md, which names the function here
 // that implements it and the test that checks it.
@@ -13,20 +13,45 @@
 //
 // The papers number diffusion steps t = 1..T; Go slices are 0-based. Here a
 // step is always the 0-based index i = t−1 into the per-step arrays of a
-// [schedules.Schedule] (see that package's documentation). Graph functions take
-// a step index node t of dtype int32 and shape [B] (one step per example).
-// [Process.extract] is the only place that turns such an index into
-// per-example coefficients.
+// [schedules.Schedule] (see that package's documentation). Graph functions of
+// training take a step index node t of dtype int32 and shape [B] (one step
+// per example). [Process.extract] is the only place that turns such an index
+// into per-example coefficients.
 //
-// A respaced process (for few-step sampling, [Process.Respace]) indexes its
-// own shorter arrays; the denoiser is always called with the index into the
-// original training schedule ([schedules.Schedule].Timesteps), which
-// [Process.Predict] looks up.
+// # Noise levels and the one conversion
 //
-// # Denoisers
+// Sampling sees every forward process — DDPM's T discrete steps, or a
+// continuous SDE of package score — as noise levels x_t = α x₀ + σ ε over
+// continuous time t ∈ [0, 1] ([Level], [NoiseLevels]). Step index i of a
+// discrete process is at time t_i = (i+1)/T, and t = 0 is the data
+// ([Process.Time], [Process.Index]); that is the only conversion.
+//
+// # The sampling core
+//
+// A [Model] is a network as samplers see it: a function of (x, level,
+// condition) that declares what it predicts (ε, x₀, v or the score) and on
+// which levels it was trained. Build one with [Process.Model] (a DDPM
+// denoiser), score.Model (a score model), [GaussianModel] (the exact denoiser
+// of Gaussian data), or wrap one with guidance ([ClassifierFree],
+// [ClassifierGuided]).
+//
+// A [Solver] never calls the model: the one driver ([Sample], [Run],
+// [NewDriver]) owns the loop, the random numbers, the batches, the progress
+// bar and the callbacks, asks the solver where it needs the model's output
+// ([Stepper.Next]), evaluates the model there and hands the output back
+// ([Stepper.Tell]). Solvers do their arithmetic in float64 on the host and
+// keep their own state, so multistep methods are natural: [DDPM], [DDIM],
+// [DPMSolverPP2M], [DPMSolverPP2S], [EDM] here; Euler–Maruyama,
+// predictor–corrector, the probability-flow ODE and annealed Langevin
+// dynamics in package score. Evaluators use the same driver: DDIM encoding
+// ([DDIMEncoder]), the variational bound ([BoundEvaluator]) and score's ODE
+// likelihood.
+//
+// # Denoisers and conditions
 //
 // A [Denoiser] is any GoMLX graph function of (x_t, t, condition) whose
 // output type is declared (ε, x₀ or v, optionally followed by learned-variance
 // channels). Neural networks live in package unet; tests and notebooks also
 // plug in closed-form optimal denoisers (see [GaussianOptimalDenoiser]).
+// Conditions (class labels, and the null condition ∅) are package cond's.
 package diffusion

@@ -3,15 +3,14 @@ package diffusion
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
-	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/godiffusion/diffusion-models/internal/progress"
-	"github.com/godiffusion/diffusion-models/internal/safecall"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
+	dmath "github.com/godiffusion/diffusion-models/math"
 )
 
 // VLBResult is the variational bound of a dataset, term by term, in bits
@@ -40,147 +39,168 @@ type VLBOptions struct {
 	Decoder Decoder
 	// BatchSize bounds how many examples are evaluated at once (0: all).
 	BatchSize int
-	// Cond is the conditioning of every example, or nil.
-	Cond *tensors.Tensor
+	// Cond is the condition of every example (zero for none).
+	Cond cond.Condition
 	// Progress receives a progress bar (nil: none).
 	Progress io.Writer
 }
 
-// VLB computes the full variational bound of the examples x₀ under the
-// denoiser, visiting every step of p, with x_t drawn once per example and
-// step. With the DiscretizedDecoder, x₀ must hold 8-bit data scaled to [−1, 1].
-func VLB(backend compute.Backend, store *model.Store, den Denoiser, p *Process, x0 *tensors.Tensor, opts VLBOptions) (*VLBResult, error) {
-	if store == nil {
-		store = model.NewStore() // an analytic denoiser needs no variables
-	}
+// VLB computes the full variational bound of the examples x₀ under model m,
+// whose noise levels must be a discrete [Process] (see [Process.Model]),
+// visiting every step, with x_t drawn once per example and step. With the
+// DiscretizedDecoder, x₀ must hold 8-bit data scaled to [−1, 1]. It is a
+// [Run] of the [BoundEvaluator].
+func VLB(backend compute.Backend, store *model.Store, m Model, x0 *tensors.Tensor, opts VLBOptions) (*VLBResult, error) {
 	sh := x0.Shape()
 	if sh.Rank() < 2 {
 		return nil, fmt.Errorf("diffusion: VLB needs examples shaped [N, ...], got %s", sh)
 	}
+	p, ok := m.Levels.(*Process)
+	if !ok {
+		return nil, fmt.Errorf("diffusion: the variational bound needs a model of a discrete process, not %T", m.Levels)
+	}
 	n := sh.Dimensions[0]
-	bs := opts.BatchSize
-	if bs <= 0 || bs > n {
-		bs = n
-	}
-	withCond := opts.Cond != nil
-	termFn := func(scope *model.Scope, x0, tIdx, rng, cond *Node) (*Node, *Node) {
-		b := x0.Shape().Dimensions[0]
-		t := BroadcastToDims(ConvertDType(tIdx, dtypes.Int32), b)
-		newRNG, noise := RandomNormal(rng, x0.Shape())
-		xt := p.QSample(x0, t, noise)
-		out := p.Predict(scope.In(ModelScope), den, xt, t, cond)
-		pm := p.PMeanVariance(den, out, xt, t, opts.Variance, false)
-		return p.VBTerm(pm, x0, xt, t, opts.Decoder), newRNG
-	}
-	var exec *model.Exec
-	var err error
-	if withCond {
-		exec, err = model.NewExec(backend, store, func(scope *model.Scope, x0, tIdx, rng, cond *Node) (*Node, *Node) {
-			return termFn(scope, x0, tIdx, rng, cond)
-		})
-	} else {
-		exec, err = model.NewExec(backend, store, func(scope *model.Scope, x0, tIdx, rng *Node) (*Node, *Node) {
-			return termFn(scope, x0, tIdx, rng, nil)
-		})
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer exec.Finalize()
-	priorExec, err := NewExec(backend, func(x0 *Node) *Node { return p.PriorBPD(x0) })
-	if err != nil {
-		return nil, err
-	}
-	defer priorExec.Finalize()
-
-	rng, err := RNGStateFromSeed(opts.Seed)
+	res, err := Run(backend, store, m, BoundEvaluator{Process: p, Variance: opts.Variance, Decoder: opts.Decoder},
+		n, sh.Dimensions[1:], SampleOptions{Seed: opts.Seed, BatchSize: opts.BatchSize, Cond: opts.Cond, Start: x0, Progress: opts.Progress})
 	if err != nil {
 		return nil, err
 	}
 	T := p.T()
-	res := &VLBResult{Terms: make([]float64, T), PerExample: make([]float64, n)}
-	bar := progress.New(opts.Progress, T*((n+bs-1)/bs), "bound")
-	before := store.NumVariables()
-	for start := 0; start < n; start += bs {
-		m := min(bs, n-start)
-		xb, err := SliceFirstAxis(x0, start, m)
-		if err != nil {
-			return nil, err
-		}
-		var cb *tensors.Tensor
-		if withCond {
-			if cb, err = SliceFirstAxis(opts.Cond, start, m); err != nil {
-				return nil, err
+	out := &VLBResult{Terms: make([]float64, T), PerExample: make([]float64, n)}
+	for e := range n {
+		row := res.Values[e*(T+1) : (e+1)*(T+1)]
+		out.Prior += row[0] / float64(n)
+		for i, v := range row {
+			out.PerExample[e] += v
+			if i > 0 {
+				out.Terms[i-1] += v / float64(n)
 			}
-		}
-		var prior []float64
-		if err := callFloats(priorExec.Call, &prior, xb); err != nil {
-			return nil, err
-		}
-		for i, v := range prior {
-			res.PerExample[start+i] += v
-			res.Prior += v / float64(n)
-		}
-		for t := range T {
-			args := []any{xb, tensors.FromScalar(int32(t)), rng}
-			if withCond {
-				args = append(args, cb)
-			}
-			outs, err := safecall.Call(exec, args...)
-			if err != nil {
-				return nil, fmt.Errorf("diffusion: bound term at step %d: %w", t, err)
-			}
-			if store.NumVariables() > before {
-				return nil, fmt.Errorf("diffusion: the store lacks the denoiser's variables (not trained or wrong checkpoint?)")
-			}
-			rng = outs[1]
-			vals, err := floats(outs[0])
-			if err != nil {
-				return nil, err
-			}
-			for i, v := range vals {
-				res.Terms[t] += v / float64(n)
-				res.PerExample[start+i] += v
-			}
-			bar.Add(1, "")
 		}
 	}
-	bar.Done()
-	res.Total = res.Prior
-	for _, v := range res.Terms {
-		res.Total += v
+	out.Total = out.Prior
+	for _, v := range out.Terms {
+		out.Total += v
 	}
-	return res, nil
+	return out, nil
 }
 
-// floats copies a float32, float64 or int32 tensor to []float64.
-func floats(t *tensors.Tensor) ([]float64, error) {
-	switch t.DType() {
-	case dtypes.Float32:
-		f := tensors.MustCopyFlatData[float32](t)
-		r := make([]float64, len(f))
-		for i, v := range f {
-			r[i] = float64(v)
-		}
-		return r, nil
-	case dtypes.Float64:
-		return tensors.MustCopyFlatData[float64](t), nil
-	case dtypes.Int32:
-		f := tensors.MustCopyFlatData[int32](t)
-		r := make([]float64, len(f))
-		for i, v := range f {
-			r[i] = float64(v)
-		}
-		return r, nil
-	}
-	return nil, fmt.Errorf("diffusion: expected a float tensor, got %s", t.Shape())
+// BoundEvaluator computes the terms of the variational bound of its data
+// (the run's starting points) under the model, in bits per dimension, in
+// float64: for every step index i it draws x_i = √ᾱ_i x₀ + √(1−ᾱ_i) ε and
+// queries the model there, then
+//
+//	i = 0:  L₀ = −log p_θ(x₀ | x₁), the decoder (discretized or Gaussian);
+//	i ≥ 1:  L_i = KL(q(x_{i−1} | x_i, x₀) ‖ p_θ(x_{i−1} | x_i)),
+//
+// with p_θ's mean μ̃(x̂₀, x_i) (never clipped) and variance chosen by
+// Variance (or learned), and the prior term L_T = KL(q(x_T | x₀) ‖ N(0, I)).
+// Each example's Result row is [L_T, L₀, L₁, …, L_{T−1}]. The model must
+// be Process's ([Process.Model]).
+type BoundEvaluator struct {
+	// Process is the diffusion process whose steps are visited.
+	Process *Process
+	// Variance is p_θ's variance when the model does not learn it.
+	Variance VarianceType
+	// Decoder is L₀'s likelihood.
+	Decoder Decoder
 }
 
-func callFloats(call func(...any) ([]*tensors.Tensor, error), dst *[]float64, args ...any) error {
-	outs, err := call(args...)
-	if err != nil {
-		return err
+// Label names the progress bar.
+func (BoundEvaluator) Label() string { return "bound" }
+
+// Start implements Solver.
+func (e BoundEvaluator) Start(b *Batch) (Stepper, error) {
+	if e.Process == nil || b.Levels != NoiseLevels(e.Process) {
+		return nil, fmt.Errorf("diffusion: the bound evaluator needs the model of its own process")
 	}
-	*dst, err = floats(outs[0])
-	return err
+	if e.Variance == Learned && !b.LearnedVariance {
+		return nil, fmt.Errorf("diffusion: a learned variance needs a model that learns it")
+	}
+	T := e.Process.T()
+	st := &boundStepper{e: e, b: b, terms: make([]float64, b.N*(T+1))}
+	s := e.Process.Schedule
+	aT, logVarT := s.SqrtAlphaBar[T-1], math.Log(s.OneMinusAlphaBar[T-1])
+	for n := range b.N {
+		var kl float64
+		for _, x := range b.X[n*b.D : (n+1)*b.D] {
+			kl += dmath.NormalKL(aT*x, logVarT, 0, 0)
+		}
+		st.terms[n*(T+1)] = kl / float64(b.D) / math.Ln2
+	}
+	return st, nil
 }
+
+type boundStepper struct {
+	e     BoundEvaluator
+	b     *Batch
+	i     int
+	xt    []float64
+	terms []float64
+}
+
+func (st *boundStepper) Len() int { return st.e.Process.T() }
+
+func (st *boundStepper) Next() (Query, bool) {
+	p := st.e.Process
+	if st.i >= p.T() {
+		return Query{}, false
+	}
+	s := p.Schedule
+	a, sd := s.SqrtAlphaBar[st.i], s.SqrtOneMinusAlphaBar[st.i]
+	z := st.b.Noise.Normal(len(st.b.X))
+	st.xt = make([]float64, len(z))
+	for k, x := range st.b.X {
+		st.xt[k] = a*x + sd*z[k]
+	}
+	return Query{X: st.xt, Level: p.At(p.Time(st.i))}, true
+}
+
+func (st *boundStepper) Tell(out Output) (*StepInfo, error) {
+	p, s, i := st.e.Process, st.e.Process.Schedule, st.i
+	variance := st.e.Variance
+	if st.b.LearnedVariance {
+		variance = Learned
+	}
+	c1, c2 := s.PosteriorMeanCoef1[i], s.PosteriorMeanCoef2[i]
+	trueLogVar := s.PosteriorLogVarianceClipped[i]
+	logBeta := math.Log(s.Beta[i])
+	largeLog := logBeta
+	if i == 0 && s.T > 1 {
+		largeLog = math.Log(s.PosteriorVariance[1]) // β̃₂, as improved DDPM
+	}
+	T, D := p.T(), st.b.D
+	for n := range st.b.N {
+		var sum float64
+		for k := n * D; k < (n+1)*D; k++ {
+			x0, xt := st.b.X[k], st.xt[k]
+			mean := c1*out.X0[k] + c2*xt
+			var logVar float64
+			switch variance {
+			case FixedSmall:
+				logVar = trueLogVar
+			case FixedLarge:
+				logVar = largeLog
+			case Learned:
+				frac := (out.V[k] + 1) / 2
+				logVar = frac*logBeta + (1-frac)*trueLogVar
+			default:
+				return nil, fmt.Errorf("diffusion: unknown variance type %v", variance)
+			}
+			if i == 0 {
+				if st.e.Decoder == GaussianDecoder {
+					d := x0 - mean
+					sum += 0.5 * (math.Log(2*math.Pi) + logVar + d*d*math.Exp(-logVar))
+				} else {
+					sum -= dmath.DiscretizedGaussianLogLikelihood(x0, mean, logVar)
+				}
+			} else {
+				sum += dmath.NormalKL(c1*x0+c2*xt, trueLogVar, mean, logVar)
+			}
+		}
+		st.terms[n*(T+1)+1+i] = sum / float64(D) / math.Ln2
+	}
+	st.i++
+	return &StepInfo{K: i, T: p.Time(i), X: st.xt, X0: out.X0}, nil
+}
+
+func (st *boundStepper) Result() []float64 { return st.terms }

@@ -32,7 +32,7 @@ func TestVLBGaussianClosedForm(t *testing.T) {
 		data[i] = mu + std*rng.NormFloat64()
 		m2 += data[i] * data[i] / n
 	}
-	res, err := VLB(tb(), model.NewStore(), GaussianOptimalDenoiser(s, mu, std), p,
+	res, err := VLB(tb(), model.NewStore(), p.Model(GaussianOptimalDenoiser(s, mu, std)),
 		tensors.FromFlatDataAndDimensions(data, n, 1), VLBOptions{Seed: 3, Variance: FixedSmall})
 	if err != nil {
 		t.Fatal(err)

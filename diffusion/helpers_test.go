@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/godiffusion/diffusion-models/backend"
+	"github.com/godiffusion/diffusion-models/internal/tensorutil"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
 
@@ -92,7 +93,7 @@ func run(t *testing.T, fn func(in []*Node) []*Node, args ...any) [][]float64 {
 	}
 	res := make([][]float64, len(outs))
 	for i, o := range outs {
-		if res[i], err = floats(o); err != nil {
+		if res[i], err = tensorutil.Float64s(o); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	dmath "github.com/godiffusion/diffusion-models/math"
 )
 
@@ -180,9 +181,9 @@ type LossConfig struct {
 // LossHybrid: MSE + λ·T·L_{t−1}, where L_{t−1} is computed with the mean
 // through a stop-gradient (T·L_{t−1} estimates L_vlb = Σ_t L_{t−1}).
 // LossVLB: T·L_{t−1}.
-func (p *Process) Losses(scope *model.Scope, den Denoiser, x0, t, noise, cond *Node, cfg LossConfig) LossTerms {
+func (p *Process) Losses(scope *model.Scope, den Denoiser, x0, t, noise *Node, c cond.Nodes, cfg LossConfig) LossTerms {
 	xt := p.QSample(x0, t, noise)
-	out := p.Predict(scope, den, xt, t, cond)
+	out := p.Predict(scope, den, xt, t, c)
 	pred, v := den.Split(out)
 	if pred.Shape().Dimensions[pred.Rank()-1] != x0.Shape().Dimensions[x0.Rank()-1] {
 		exceptions.Panicf("diffusion: denoiser output %s does not match x₀ %s (LearnedVariance=%v)",

@@ -10,13 +10,14 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	dmath "github.com/godiffusion/diffusion-models/math"
 )
 
 // toyDenoiser is a hand-written model: prediction = 0.3·x_t + 0.002·t, and,
 // with learned variance, v = 0.8·tanh(x_t).
 func toyDenoiser(pred Prediction, learned bool) Denoiser {
-	return Denoiser{Prediction: pred, LearnedVariance: learned, Fn: func(_ *model.Scope, xt, t, _ *Node) *Node {
+	return Denoiser{Prediction: pred, LearnedVariance: learned, Fn: func(_ *model.Scope, xt, t *Node, _ cond.Nodes) *Node {
 		tf := ConvertDType(ExpandAxes(t, -1), xt.DType())
 		out := Add(MulScalar(xt, 0.3), MulScalar(tf, 0.002))
 		if learned {
@@ -53,7 +54,7 @@ func TestLossesAgainstFloat64(t *testing.T) {
 				kind = LossHybrid
 			}
 			outs := run(t, func(in []*Node) []*Node {
-				terms := p.Losses(model.NewStore().RootScope(), den, in[0], in[2], in[1], nil, LossConfig{Kind: kind, Variance: FixedSmall})
+				terms := p.Losses(model.NewStore().RootScope(), den, in[0], in[2], in[1], cond.Nodes{}, LossConfig{Kind: kind, Variance: FixedSmall})
 				res := []*Node{terms.Loss, terms.MSE}
 				if terms.VB != nil {
 					res = append(res, terms.VB)
@@ -126,7 +127,7 @@ func TestLossesAgainstFloat64(t *testing.T) {
 func TestHybridStopsGradientToMean(t *testing.T) {
 	s := mustSchedule(t, "cosine", 100)
 	p := mustProcess(t, s)
-	den := Denoiser{Prediction: PredictEpsilon, LearnedVariance: true, Fn: func(scope *model.Scope, xt, _, _ *Node) *Node {
+	den := Denoiser{Prediction: PredictEpsilon, LearnedVariance: true, Fn: func(scope *model.Scope, xt, _ *Node, _ cond.Nodes) *Node {
 		g := xt.Graph()
 		a := scope.VariableWithValue("a", 0.2).NodeValue(g)
 		b := scope.VariableWithValue("b", -0.3).NodeValue(g)
@@ -138,7 +139,7 @@ func TestHybridStopsGradientToMean(t *testing.T) {
 	for _, kind := range []LossKind{LossHybrid, LossVLB} {
 		store := model.NewStore()
 		e, err := model.NewExec(tb(), store, func(scope *model.Scope, x0, noise, tt *Node) (*Node, *Node) {
-			terms := p.Losses(scope, den, x0, tt, noise, nil, LossConfig{Kind: kind})
+			terms := p.Losses(scope, den, x0, tt, noise, cond.Nodes{}, LossConfig{Kind: kind})
 			vbPart := ReduceAllSum(terms.VB)
 			a := scope.GetVariable("a").NodeValue(x0.Graph())
 			b := scope.GetVariable("b").NodeValue(x0.Graph())
@@ -200,7 +201,7 @@ func TestGaussianDecoder(t *testing.T) {
 	den := toyDenoiser(PredictEpsilon, false)
 	outs := run(t, func(in []*Node) []*Node {
 		tt := in[2]
-		out := p.Predict(model.NewStore().RootScope(), den, in[1], tt, nil)
+		out := p.Predict(model.NewStore().RootScope(), den, in[1], tt, cond.Nodes{})
 		pm := p.PMeanVariance(den, out, in[1], tt, FixedLarge, false)
 		return []*Node{p.VBTerm(pm, in[0], in[1], tt, GaussianDecoder)}
 	}, tensors.FromFlatDataAndDimensions(x0, 2, 2), tensors.FromFlatDataAndDimensions(xt, 2, 2), t32([]int32{0, 0}))

@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
 
@@ -22,11 +23,14 @@ const (
 	PredictX0
 	// PredictV: the model predicts v = √ᾱ_t ε − √(1−ᾱ_t) x₀ (Salimans & Ho, 2022).
 	PredictV
+	// PredictScore: the model predicts the score ∇ log p_t(x_t) = −ε/σ_t
+	// (score models of package score; sampling only, not a DDPM training target).
+	PredictScore
 )
 
-var predictionNames = map[Prediction]string{PredictEpsilon: "eps", PredictX0: "x0", PredictV: "v"}
+var predictionNames = map[Prediction]string{PredictEpsilon: "eps", PredictX0: "x0", PredictV: "v", PredictScore: "score"}
 
-// String returns the short name used by the commands: "eps", "x0" or "v".
+// String returns the short name used by the commands: "eps", "x0", "v" or "score".
 func (p Prediction) String() string {
 	if s, ok := predictionNames[p]; ok {
 		return s
@@ -92,10 +96,10 @@ func ParseVarianceType(s string) (VarianceType, error) {
 
 // ModelFn is the graph function of a denoiser. xt has shape [B, ...]
 // (channels last), t is int32 [B] holding indices into the original training
-// schedule, and cond is the conditioning input or nil. It returns a tensor
+// schedule, and c is the condition (its zero value: none). It returns a tensor
 // shaped like xt, or with twice the channels (last axis) when the denoiser
 // learns its variance.
-type ModelFn func(scope *model.Scope, xt, t, cond *Node) *Node
+type ModelFn func(scope *model.Scope, xt, t *Node, c cond.Nodes) *Node
 
 // Denoiser is a model together with the declaration of what it outputs.
 type Denoiser struct {
@@ -180,8 +184,8 @@ func (p *Process) ModelTimesteps(t *Node) *Node {
 }
 
 // Predict calls the denoiser on x_t at step indices t of this process.
-func (p *Process) Predict(scope *model.Scope, den Denoiser, xt, t, cond *Node) *Node {
-	return den.Fn(scope, xt, p.ModelTimesteps(t), cond)
+func (p *Process) Predict(scope *model.Scope, den Denoiser, xt, t *Node, c cond.Nodes) *Node {
+	return den.Fn(scope, xt, p.ModelTimesteps(t), c)
 }
 
 // QSample draws x_t from q(x_t | x₀) = N(√ᾱ_t x₀, (1−ᾱ_t) I), given the

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 )
@@ -161,7 +162,7 @@ func TestScoreOfOptimalDenoiser(t *testing.T) {
 	x := []float64{-2, -0.5, 0, 0.3, 1, 2.5}
 	steps := []int32{0, 10, 50, 100, 150, 199}
 	outs := run(t, func(in []*Node) []*Node {
-		eps := den.Fn(nil, in[0], in[1], nil)
+		eps := den.Fn(nil, in[0], in[1], cond.Nodes{})
 		score := p.ScoreFromEps(in[1], eps)
 		return []*Node{score, p.EpsFromScore(in[1], score), eps}
 	}, tensors.FromFlatDataAndDimensions(x, 6, 1), t32(steps))

@@ -3,348 +3,490 @@ package diffusion
 import (
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/internal/progress"
 	"github.com/godiffusion/diffusion-models/internal/safecall"
+	"github.com/godiffusion/diffusion-models/internal/tensorutil"
 )
 
 // ModelScope is the scope under which a denoiser's variables live in a
 // store, for training and sampling alike.
 const ModelScope = "model"
 
-// Sampler is one reverse-time update rule over a fixed list of steps. Every
-// sampler has this same small interface; [Sample] drives any of them.
-type Sampler interface {
-	// Process returns the (possibly respaced) process whose step indices the sampler visits.
-	Process() *Process
-	// Steps returns the step indices visited, from the noisiest to the cleanest (ending at 0).
-	Steps() []int
-	// Step builds one update x_t → x_{t'} at step indices t (int32 [B]) of
-	// Process, where t' is the next step of Steps (or the data at t = 0).
-	// rng is an RNG state; Step returns the next sample, the predicted x̂₀
-	// and the advanced RNG state.
-	Step(scope *model.Scope, den Denoiser, x, t, cond, rng *Node) (next, x0, newRNG *Node)
-}
-
-// DDPM is ancestral sampling (Ho et al. 2020, Algorithm 2):
-//
-//	x_{t−1} = μ_θ(x_t, t) + σ_t z,  z ~ N(0, I),  no noise at the last step,
-//
-// over every step of P (respace P for fewer steps).
-type DDPM struct {
-	// P is the process sampled.
-	P *Process
-	// Variance is σ²_t when the denoiser has no learned variance: FixedSmall
-	// (β̃_t) or FixedLarge (β_t).
-	Variance VarianceType
-	// ClipX0 clips x̂₀ to [−1, 1] before computing the mean (pixel data).
-	ClipX0 bool
-}
-
-// Process implements Sampler.
-func (s DDPM) Process() *Process { return s.P }
-
-// Steps implements Sampler: T−1, …, 0.
-func (s DDPM) Steps() []int { return descending(s.P.T()) }
-
-// Step implements Sampler.
-func (s DDPM) Step(scope *model.Scope, den Denoiser, x, t, cond, rng *Node) (next, x0, newRNG *Node) {
-	out := s.P.Predict(scope, den, x, t, cond)
-	pm := s.P.PMeanVariance(den, out, x, t, s.Variance, s.ClipX0)
-	newRNG, z := RandomNormal(rng, x.Shape())
-	sigma := Exp(MulScalar(pm.LogVariance, 0.5))
-	noise := Mul(Mul(notFirst(t, x), sigma), z)
-	return Add(pm.Mean, noise), pm.X0, newRNG
-}
-
-// DDIM is the sampler of Song et al. (2021): with x̂₀ and ε̂ predicted at x_t,
-//
-//	x_{t'} = √ᾱ_{t'} x̂₀ + √(1 − ᾱ_{t'} − σ²) ε̂ + σ z,
-//	σ = η √((1−ᾱ_{t'})/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'}),
-//
-// where t' is the previous kept step (ᾱ = 1 after the last). η = 0 is
-// deterministic; η = 1 matches DDPM's β̃ variance on the same steps. η > 1
-// makes σ² exceed 1 − ᾱ_{t'} at some steps; the direction term is then
-// dropped (its coefficient clamped at 0) and the marginals are no longer
-// those of the forward process, so commands accept η ∈ [0, 1] only.
-type DDIM struct {
-	// P is the (usually respaced) process sampled.
-	P *Process
-	// Eta is η ≥ 0.
-	Eta float64
-	// ClipX0 clips x̂₀ to [−1, 1] (ε̂ is then recomputed from the clipped x̂₀).
-	ClipX0 bool
-}
-
-// Process implements Sampler.
-func (s DDIM) Process() *Process { return s.P }
-
-// Steps implements Sampler.
-func (s DDIM) Steps() []int { return descending(s.P.T()) }
-
-// Step implements Sampler.
-func (s DDIM) Step(scope *model.Scope, den Denoiser, x, t, cond, rng *Node) (next, x0, newRNG *Node) {
-	p := s.P
-	out := p.Predict(scope, den, x, t, cond)
-	pred, _ := den.Split(out)
-	x0, eps := p.X0AndEps(den.Prediction, x, t, pred)
-	if s.ClipX0 {
-		x0 = ClipScalar(x0, -1, 1)
-		eps = p.EpsFromX0(x, t, x0)
-	}
-	sc := p.Schedule
-	sigma := make([]float64, sc.T)
-	dir := make([]float64, sc.T)
-	for i := range sigma {
-		a, aPrev := sc.AlphaBar[i], sc.AlphaBarPrev[i]
-		sigma[i] = s.Eta * math.Sqrt((1-aPrev)/(1-a)) * math.Sqrt(1-a/aPrev)
-		dir[i] = math.Sqrt(max(1-aPrev-sigma[i]*sigma[i], 0))
-	}
-	next = Add(Mul(p.extract(sqrtAll(sc.AlphaBarPrev), t, x), x0), Mul(p.extract(dir, t, x), eps))
-	newRNG = rng
-	if s.Eta != 0 {
-		var z *Node
-		newRNG, z = RandomNormal(rng, x.Shape())
-		next = Add(next, Mul(p.extract(sigma, t, x), z))
-	}
-	return next, x0, newRNG
-}
-
-// EncodeStep is the deterministic DDIM update run forwards in time, mapping
-// data towards noise (Song et al. 2021, §4.3): from x at the previous level
-// (ᾱ_{t−1}, with ᾱ = 1 for the data) to step t,
-//
-//	ε̂ = ε_θ(x, t),  x̂₀ = (x − √(1−ᾱ_{t−1}) ε̂)/√ᾱ_{t−1},  x_t = √ᾱ_t x̂₀ + √(1−ᾱ_t) ε̂.
-//
-// The model is evaluated at the point already known (x) with the target
-// step's time, the usual first-order approximation of the probability-flow ODE.
-func (s DDIM) EncodeStep(scope *model.Scope, den Denoiser, x, t, cond *Node) *Node {
-	p := s.P
-	sc := p.Schedule
-	out := p.Predict(scope, den, x, t, cond)
-	pred, _ := den.Split(out)
-	_, eps := p.X0AndEps(den.Prediction, x, t, pred)
-	sqrtPrev := sqrtAll(sc.AlphaBarPrev)
-	sqrtOneMinusPrev := make([]float64, sc.T)
-	for i, a := range sc.AlphaBarPrev {
-		sqrtOneMinusPrev[i] = math.Sqrt(1 - a)
-	}
-	x0 := Div(Sub(x, Mul(p.extract(sqrtOneMinusPrev, t, x), eps)), p.extract(sqrtPrev, t, x))
-	return Add(Mul(p.extract(sc.SqrtAlphaBar, t, x), x0), Mul(p.extract(sc.SqrtOneMinusAlphaBar, t, x), eps))
-}
-
-// notFirst is 0 where t == 0 and 1 elsewhere, shaped [B, 1, ...] like x.
-func notFirst(t, like *Node) *Node {
-	mask := ConvertDType(NotEqual(t, ScalarZero(t.Graph(), t.DType())), like.DType())
-	dims := make([]int, like.Rank())
-	for i := range dims {
-		dims[i] = 1
-	}
-	dims[0] = t.Shape().Dimensions[0]
-	return Reshape(mask, dims...)
-}
-
-func descending(n int) []int {
-	s := make([]int, n)
-	for i := range s {
-		s[i] = n - 1 - i
-	}
-	return s
-}
-
-func sqrtAll(a []float64) []float64 {
-	r := make([]float64, len(a))
-	for i, v := range a {
-		r[i] = math.Sqrt(v)
-	}
-	return r
-}
-
-// SampleOptions configures [Sample].
+// SampleOptions configures the driver ([Sample], [Run], [NewDriver]).
 type SampleOptions struct {
-	// Seed makes sampling reproducible: the same seed, sampler and model give
-	// the same samples.
+	// Seed makes a run reproducible: the same seed, solver, model and
+	// options give the same result. It seeds the one generator of the run
+	// (prior noise, the solver's noise, Hutchinson probes).
 	Seed int64
-	// BatchSize bounds how many samples are denoised at once (0: all at once).
+	// BatchSize bounds how many examples are solved at once (0: all at once).
 	BatchSize int
-	// DType of the samples (default Float32).
+	// DType is the dtype the model is evaluated in (default: Start's dtype,
+	// else Float32). Solvers work in float64 whatever it is.
 	DType dtypes.DType
-	// Cond is the conditioning input for all samples (first axis = number of
-	// samples), or nil.
-	Cond *tensors.Tensor
-	// XT, if set, is the starting point instead of Gaussian noise (for
-	// example, the DDIM encoding of data); its first axis is the number of samples.
-	XT *tensors.Tensor
+	// Cond is the condition of every example (first axis = the number of
+	// examples), or zero for none.
+	Cond cond.Condition
+	// Start, if set, is the starting point instead of prior noise (data for
+	// encoders and evaluators, latents to decode); its first axis is the
+	// number of examples.
+	Start *tensors.Tensor
 	// Progress receives a progress bar (nil: none).
 	Progress io.Writer
-	// OnStep, if set, is called after every step with the step number k
-	// (0-based, in sampling order), the step index t, the new x and the x̂₀
-	// predicted at that step, for the whole current batch (to plot trajectories).
-	OnStep func(batch, k, t int, x, x0 *tensors.Tensor)
+	// OnStep, if set, is called after every step with the batch number, the
+	// step number k (0-based), the time reached, the new state x and the x̂₀
+	// the step used (nil for steps that have none), for the whole batch.
+	OnStep func(batch, k int, t float64, x, x0 *tensors.Tensor)
 }
 
-// Sample draws n samples of shape [n, dims...] with sampler s and the
-// denoiser's variables in store (under [ModelScope]); store may be nil for a
-// denoiser without variables (an analytic one).
-func Sample(backend compute.Backend, store *model.Store, den Denoiser, s Sampler, n int, dims []int, opts SampleOptions) (*tensors.Tensor, error) {
-	if store == nil {
-		store = model.NewStore() // an analytic denoiser needs no variables
-	}
-	if n <= 0 {
-		return nil, fmt.Errorf("diffusion: Sample needs n > 0, got %d", n)
-	}
-	dt := opts.DType
+// Result is what a run produced.
+type Result struct {
+	// Values is the concatenation of every batch's Stepper.Result.
+	Values []float64
+	// NFE is the number of model evaluations per example (of the last batch;
+	// every batch takes the same number for fixed-step solvers).
+	NFE int
+	// TotalNFE is the number of model evaluations over all batches.
+	TotalNFE int
+	// Steps is the number of steps of the last batch.
+	Steps int
+}
+
+// Tensor returns the result as a tensor shaped [n, dims...] of dtype dt
+// (Float32 when invalid).
+func (r *Result) Tensor(n int, dims []int, dt dtypes.DType) (*tensors.Tensor, error) {
 	if dt == dtypes.InvalidDType {
 		dt = dtypes.Float32
+	}
+	size := n
+	for _, d := range dims {
+		size *= d
+	}
+	if len(r.Values) != size {
+		return nil, fmt.Errorf("diffusion: the run produced %d values, not %d × %v", len(r.Values), n, dims)
+	}
+	return tensorutil.FromFloat64s(r.Values, dt, append([]int{n}, dims...)...)
+}
+
+// Sample draws n samples of shape [n, dims...] from model m with solver s
+// and the model's variables in store (under [ModelScope]); store may be nil
+// for a model without variables (an analytic one).
+func Sample(backend compute.Backend, store *model.Store, m Model, s Solver, n int, dims []int, opts SampleOptions) (*tensors.Tensor, error) {
+	res, err := Run(backend, store, m, s, n, dims, opts)
+	if err != nil {
+		return nil, err
+	}
+	return res.Tensor(n, dims, opts.dtype())
+}
+
+// Run solves n examples of shape dims with solver s and model m: the one
+// loop of the package. A solver with a Label() string method names the
+// progress bar ("sampling" otherwise). It splits the examples into batches, starts each
+// from prior noise (or opts.Start), and feeds the solver's queries to the
+// model until the solver is done.
+func Run(backend compute.Backend, store *model.Store, m Model, s Solver, n int, dims []int, opts SampleOptions) (*Result, error) {
+	d, err := NewDriver(backend, store, m, s, dims, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if n <= 0 {
+		return nil, fmt.Errorf("diffusion: need n > 0 examples, got %d", n)
+	}
+	if err := d.checkCount(n); err != nil {
+		return nil, err
 	}
 	bs := opts.BatchSize
 	if bs <= 0 || bs > n {
 		bs = n
 	}
-	steps := s.Steps()
-	if len(steps) == 0 {
-		return nil, fmt.Errorf("diffusion: sampler has no steps")
+	res := &Result{}
+	var bar *progress.Bar
+	for start, batch := 0, 0; start < n; start, batch = start+bs, batch+1 {
+		b, err := d.Batch(start, min(bs, n-start))
+		if err != nil {
+			return nil, err
+		}
+		if bar == nil {
+			total, unit := b.stepper.Len()*((n+bs-1)/bs), "sampling"
+			if l, ok := s.(interface{ Label() string }); ok {
+				unit = l.Label()
+			}
+			if total == 0 {
+				total = n
+			}
+			bar = progress.New(opts.Progress, total, unit)
+		}
+		b.index = batch
+		for {
+			done, err := b.Step()
+			if err != nil {
+				return nil, err
+			}
+			if done {
+				break
+			}
+			if b.stepper.Len() > 0 {
+				bar.Add(1, "")
+			}
+		}
+		if b.stepper.Len() == 0 {
+			bar.Add(b.m, "")
+		}
+		res.Values = append(res.Values, b.stepper.Result()...)
+		res.NFE, res.Steps = b.nfe, b.steps
+		res.TotalNFE += b.nfe
 	}
-	before := store.NumVariables()
-	rngT, err := RNGStateFromSeed(opts.Seed)
-	if err != nil {
+	bar.Done()
+	return res, nil
+}
+
+// Driver evaluates a model for a solver, batch after batch. [Run] is the
+// loop over batches; a Driver is for callers that step by hand (benchmarks,
+// notebooks that watch a sample form).
+type Driver struct {
+	backend compute.Backend
+	store   *model.Store
+	model   Model
+	solver  Solver
+	dims    []int
+	opts    SampleOptions
+	noise   *Noise
+	names   []string
+	hasNull bool
+	execs   map[evalMode]*model.Exec
+	checked bool
+	before  int
+}
+
+// evalMode selects one compiled evaluation graph.
+type evalMode struct {
+	div, hutchinson bool
+}
+
+// NewDriver prepares the evaluation of model m for solver s on examples of
+// shape dims.
+func NewDriver(backend compute.Backend, store *model.Store, m Model, s Solver, dims []int, opts SampleOptions) (*Driver, error) {
+	if store == nil {
+		store = model.NewStore() // an analytic model needs no variables
+	}
+	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	withCond := opts.Cond != nil
-	stepFn := func(scope *model.Scope, x, tIdx, rng, cond *Node) (*Node, *Node, *Node) {
-		b := x.Shape().Dimensions[0]
-		t := BroadcastToDims(ConvertDType(tIdx, dtypes.Int32), b)
-		return s.Step(scope.In(ModelScope), den, x, t, cond, rng)
+	if s == nil {
+		return nil, fmt.Errorf("diffusion: no solver given")
 	}
-	var exec *model.Exec
-	if withCond {
-		exec, err = model.NewExec(backend, store, func(scope *model.Scope, x, tIdx, rng, cond *Node) (*Node, *Node, *Node) {
-			return stepFn(scope, x, tIdx, rng, cond)
-		})
+	if len(dims) == 0 {
+		return nil, fmt.Errorf("diffusion: the shape of one example is empty")
+	}
+	if err := m.CheckCondition(opts.Cond); err != nil {
+		return nil, err
+	}
+	if dt := opts.dtype(); dt != dtypes.Float32 && dt != dtypes.Float64 {
+		return nil, fmt.Errorf("diffusion: models are evaluated in Float32 or Float64, not %s", dt)
+	}
+	return &Driver{
+		backend: backend, store: store, model: m, solver: s, dims: append([]int(nil), dims...), opts: opts,
+		noise: NewNoise(opts.Seed), names: opts.Cond.Names(), hasNull: opts.Cond.Null != nil,
+		execs: map[evalMode]*model.Exec{}, before: store.NumVariables(),
+	}, nil
+}
+
+// dtype returns the dtype of the model's evaluations.
+func (o SampleOptions) dtype() dtypes.DType {
+	switch {
+	case o.DType != dtypes.InvalidDType:
+		return o.DType
+	case o.Start != nil:
+		return o.Start.DType()
+	}
+	return dtypes.Float32
+}
+
+// checkCount checks that Start and Cond hold n examples.
+func (d *Driver) checkCount(n int) error {
+	if d.opts.Start != nil {
+		if sh := d.opts.Start.Shape(); sh.Rank() < 1 || sh.Dimensions[0] != n {
+			return fmt.Errorf("diffusion: the starting points are shaped %s, want %d examples", sh, n)
+		}
+	}
+	if c, err := d.opts.Cond.Len(); err != nil {
+		return err
+	} else if c >= 0 && c != n {
+		return fmt.Errorf("diffusion: the condition has %d examples, want %d", c, n)
+	}
+	return nil
+}
+
+// Close releases the compiled graphs.
+func (d *Driver) Close() {
+	for _, e := range d.execs {
+		e.Finalize()
+	}
+	d.execs = nil
+}
+
+// BatchRun is one batch being solved.
+type BatchRun struct {
+	d       *Driver
+	stepper Stepper
+	cond    cond.Condition
+	m, size int
+	index   int
+	nfe     int
+	steps   int
+}
+
+// Batch starts the examples [start, start+m): their starting point (rows of
+// opts.Start, or prior noise drawn from the run's generator) and the
+// solver's stepper.
+func (d *Driver) Batch(start, m int) (*BatchRun, error) {
+	size := 1
+	for _, v := range d.dims {
+		size *= v
+	}
+	var x []float64
+	if d.opts.Start != nil {
+		rows, err := tensorutil.SliceFirstAxis(d.opts.Start, start, m)
+		if err != nil {
+			return nil, err
+		}
+		if rows.Shape().Size() != m*size {
+			return nil, fmt.Errorf("diffusion: the starting points are shaped %s, want examples shaped %v", d.opts.Start.Shape(), d.dims)
+		}
+		if x, err = tensorutil.Float64s(rows); err != nil {
+			return nil, err
+		}
 	} else {
-		exec, err = model.NewExec(backend, store, func(scope *model.Scope, x, tIdx, rng *Node) (*Node, *Node, *Node) {
-			return stepFn(scope, x, tIdx, rng, nil)
-		})
+		x = d.noise.Normal(m * size)
+		if ps := d.model.Levels.PriorStd(); ps != 1 {
+			for i := range x {
+				x[i] *= ps
+			}
+		}
 	}
+	c, err := d.opts.Cond.Slice(start, m)
 	if err != nil {
 		return nil, err
 	}
-	defer exec.Finalize()
-	noiseExec, err := NewExec(backend, func(rng *Node, shapeProbe *Node) (*Node, *Node) {
-		newRNG, z := RandomNormal(rng, shapeProbe.Shape())
-		return z, newRNG
+	st, err := d.solver.Start(&Batch{Levels: d.model.Levels, LearnedVariance: d.model.LearnedVariance, X: x, N: m, D: size, Noise: d.noise})
+	if err != nil {
+		return nil, err
+	}
+	return &BatchRun{d: d, stepper: st, cond: c, m: m, size: size}, nil
+}
+
+// Step runs the solver until it completes one step (one or more model
+// evaluations); it reports done when the solve has finished.
+func (b *BatchRun) Step() (done bool, err error) {
+	for {
+		q, ok := b.stepper.Next()
+		if !ok {
+			return true, nil
+		}
+		out, err := b.d.eval(q, b.cond, b.m)
+		if err != nil {
+			return false, err
+		}
+		b.nfe++
+		info, err := b.stepper.Tell(out)
+		if err != nil {
+			return false, err
+		}
+		if info != nil {
+			b.steps++
+			if f := b.d.opts.OnStep; f != nil {
+				if err := b.report(f, info); err != nil {
+					return false, err
+				}
+			}
+			return false, nil
+		}
+	}
+}
+
+// Result returns the stepper's result (after Step reported done).
+func (b *BatchRun) Result() []float64 { return b.stepper.Result() }
+
+// NFE returns the number of model evaluations so far.
+func (b *BatchRun) NFE() int { return b.nfe }
+
+func (b *BatchRun) report(f func(batch, k int, t float64, x, x0 *tensors.Tensor), info *StepInfo) error {
+	dims := append([]int{b.m}, b.d.dims...)
+	dt := b.d.opts.dtype()
+	x, err := tensorutil.FromFloat64s(info.X, dt, dims...)
+	if err != nil {
+		return err
+	}
+	var x0 *tensors.Tensor
+	if info.X0 != nil {
+		if x0, err = tensorutil.FromFloat64s(info.X0, dt, dims...); err != nil {
+			return err
+		}
+	}
+	f(b.index, info.K, info.T, x, x0)
+	return nil
+}
+
+// eval evaluates the model at query q for the batch's m examples.
+func (d *Driver) eval(q Query, c cond.Condition, m int) (Output, error) {
+	size := m
+	for _, v := range d.dims {
+		size *= v
+	}
+	if len(q.X) != size || (q.Probe != nil && len(q.Probe) != size) {
+		return Output{}, fmt.Errorf("diffusion: the solver asked about %d values (probe %d) for %d examples shaped %v", len(q.X), len(q.Probe), m, d.dims)
+	}
+	mode := evalMode{div: q.Divergence, hutchinson: q.Divergence && q.Probe != nil}
+	exec, err := d.exec(mode)
+	if err != nil {
+		return Output{}, err
+	}
+	dt := d.opts.dtype()
+	dims := append([]int{m}, d.dims...)
+	xt, err := tensorutil.FromFloat64s(q.X, dt, dims...)
+	if err != nil {
+		return Output{}, err
+	}
+	args := []any{xt, tensors.FromScalar(q.Level.T), tensors.FromScalar(q.Level.Alpha), tensors.FromScalar(q.Level.Sigma)}
+	args = append(args, c.Args(m, d.hasNull)...)
+	if mode.hutchinson {
+		probe, err := tensorutil.FromFloat64s(q.Probe, dt, dims...)
+		if err != nil {
+			return Output{}, err
+		}
+		args = append(args, probe)
+	}
+	outs, err := safecall.Call(exec, args...)
+	if err != nil {
+		return Output{}, fmt.Errorf("diffusion: evaluating the model at %v: %w", q.Level, err)
+	}
+	if !d.checked {
+		if d.store.NumVariables() > d.before {
+			return Output{}, fmt.Errorf("diffusion: the store lacks %d of the model's variables (not trained, or the wrong checkpoint?)",
+				d.store.NumVariables()-d.before)
+		}
+		d.checked = true
+	}
+	raw, err := tensorutil.Float64s(outs[0])
+	if err != nil {
+		return Output{}, err
+	}
+	pred, v := raw, []float64(nil)
+	if d.model.LearnedVariance {
+		if len(raw) != 2*size {
+			return Output{}, fmt.Errorf("diffusion: a learned-variance model returned %s for x shaped %v", outs[0].Shape(), dims)
+		}
+		pred, v = splitLastAxis(raw, d.dims[len(d.dims)-1])
+	} else if len(raw) != size {
+		return Output{}, fmt.Errorf("diffusion: the model returned %s for x shaped %v", outs[0].Shape(), dims)
+	}
+	out, err := ConvertOutput(d.model.Prediction, q.X, pred, q.Level)
+	if err != nil {
+		return Output{}, err
+	}
+	out.V = v
+	if mode.div {
+		if out.Div, err = tensorutil.Float64s(outs[1]); err != nil {
+			return Output{}, err
+		}
+	}
+	return out, nil
+}
+
+// splitLastAxis splits values laid out [..., 2c] into the first c and the
+// last c of every row of the last axis.
+func splitLastAxis(v []float64, c int) (first, second []float64) {
+	rows := len(v) / (2 * c)
+	first, second = make([]float64, 0, rows*c), make([]float64, 0, rows*c)
+	for r := range rows {
+		first = append(first, v[r*2*c:r*2*c+c]...)
+		second = append(second, v[r*2*c+c:(r+1)*2*c]...)
+	}
+	return first, second
+}
+
+// exec returns the compiled evaluation graph of a mode.
+func (d *Driver) exec(mode evalMode) (*model.Exec, error) {
+	if e, ok := d.execs[mode]; ok {
+		return e, nil
+	}
+	m := d.model
+	names, hasNull := d.names, d.hasNull
+	e, err := model.NewExec(d.backend, d.store, func(scope *model.Scope, in []*Node) []*Node {
+		x := in[0]
+		b, dt := x.Shape().Dimensions[0], x.DType()
+		per := func(v *Node) *Node { return BroadcastToDims(ConvertDType(v, dt), b) }
+		lv := LevelNodes{T: per(in[1]), Alpha: per(in[2]), Sigma: per(in[3])}
+		c, rest := cond.FromArgs(names, hasNull, in[4:])
+		ms := scope.In(ModelScope)
+		if !mode.div {
+			return []*Node{m.Net(ms, x, lv, c)}
+		}
+		var raw *Node
+		eps := func(y *Node) *Node {
+			raw = m.Net(ms, y, lv, c)
+			pred, _ := SplitOutput(raw, m.LearnedVariance)
+			return EpsFromOutput(m.Prediction, y, pred, lv)
+		}
+		var div *Node
+		if mode.hutchinson {
+			_, div = HutchinsonDivergence(eps, x, rest[0])
+		} else {
+			_, div = Divergence(eps, x)
+		}
+		return []*Node{raw, div}
 	})
 	if err != nil {
 		return nil, err
 	}
-	defer noiseExec.Finalize()
-
-	bar := progress.New(opts.Progress, len(steps)*((n+bs-1)/bs), "sampling")
-	var chunks []*tensors.Tensor
-	for start, batch := 0, 0; start < n; start, batch = start+bs, batch+1 {
-		m := min(bs, n-start)
-		full := append([]int{m}, dims...)
-		var x *tensors.Tensor
-		if opts.XT != nil {
-			x, err = SliceFirstAxis(opts.XT, start, m)
-		} else {
-			var outs []*tensors.Tensor
-			outs, err = noiseExec.Call(rngT, tensors.FromShape(shapes.Make(dt, full...)))
-			if err == nil {
-				x, rngT = outs[0], outs[1]
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		var cond *tensors.Tensor
-		if withCond {
-			if cond, err = SliceFirstAxis(opts.Cond, start, m); err != nil {
-				return nil, err
-			}
-		}
-		for k, t := range steps {
-			args := []any{x, tensors.FromScalar(int32(t)), rngT}
-			if withCond {
-				args = append(args, cond)
-			}
-			outs, err := safecall.Call(exec, args...)
-			if err != nil {
-				return nil, fmt.Errorf("diffusion: sampling step %d (t=%d): %w", k, t, err)
-			}
-			if k == 0 && store.NumVariables() > before {
-				return nil, fmt.Errorf("diffusion: the store lacks %d of the denoiser's variables (not trained or wrong checkpoint?)",
-					store.NumVariables()-before)
-			}
-			x, rngT = outs[0], outs[2]
-			if opts.OnStep != nil {
-				opts.OnStep(batch, k, t, x, outs[1])
-			}
-			bar.Add(1, "")
-		}
-		chunks = append(chunks, x)
-	}
-	bar.Done()
-	if len(chunks) == 1 {
-		return chunks[0], nil
-	}
-	return ConcatFirstAxis(chunks)
+	d.execs[mode] = e
+	return e, nil
 }
 
-// Encode maps data x₀ to the DDIM latents x_T by running the deterministic
-// DDIM update forwards in time (see [DDIM.EncodeStep]) over s's steps. With
-// η = 0, decoding the result with [Sample] (SampleOptions.XT) approximately
-// returns x₀; the error shrinks with the number of steps.
-func Encode(backend compute.Backend, store *model.Store, den Denoiser, s DDIM, x0 *tensors.Tensor, opts SampleOptions) (*tensors.Tensor, error) {
-	if store == nil {
-		store = model.NewStore() // an analytic denoiser needs no variables
-	}
-	if x0 == nil || x0.Shape().Rank() < 1 {
-		return nil, fmt.Errorf("diffusion: Encode needs data shaped [N, ...]")
-	}
-	withCond := opts.Cond != nil
-	stepFn := func(scope *model.Scope, x, tIdx, cond *Node) *Node {
-		t := BroadcastToDims(ConvertDType(tIdx, dtypes.Int32), x.Shape().Dimensions[0])
-		return s.EncodeStep(scope.In(ModelScope), den, x, t, cond)
-	}
-	var exec *model.Exec
-	var err error
-	if withCond {
-		exec, err = model.NewExec(backend, store, func(scope *model.Scope, x, tIdx, cond *Node) *Node { return stepFn(scope, x, tIdx, cond) })
-	} else {
-		exec, err = model.NewExec(backend, store, func(scope *model.Scope, x, tIdx *Node) *Node { return stepFn(scope, x, tIdx, nil) })
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer exec.Finalize()
-	before := store.NumVariables()
-	n := s.P.T()
-	bar := progress.New(opts.Progress, n, "encoding")
-	x := x0
-	for t := range n {
-		args := []any{x, tensors.FromScalar(int32(t))}
-		if withCond {
-			args = append(args, opts.Cond)
+// Divergence returns v(x) and the exact divergence ∇·v(x) = Σ_i ∂v_i/∂x_i of a
+// vector field v that maps [B, ...] to [B, ...] with examples independent
+// (no batch-coupling layers), one value per example ([B]). It takes D
+// reverse-mode passes, ∂(Σ_b v_{b,i})/∂x_{b,i} = ∂v_{b,i}/∂x_{b,i} for each
+// coordinate i: cheap for 2-D data, too slow for images (use
+// [HutchinsonDivergence]).
+func Divergence(v func(x *Node) *Node, x *Node) (value, div *Node) {
+	value = v(x)
+	out := flatten(value)
+	d := out.Shape().Dimensions[1]
+	for i := range d {
+		gi := flatten(Gradient(ReduceAllSum(SliceAxis(out, 1, AxisElem(i))), x)[0])
+		term := Reshape(SliceAxis(gi, 1, AxisElem(i)), -1)
+		if div == nil {
+			div = term
+		} else {
+			div = Add(div, term)
 		}
-		outs, err := safecall.Call(exec, args...)
-		if err != nil {
-			return nil, fmt.Errorf("diffusion: encoding step %d: %w", t, err)
-		}
-		if t == 0 && store.NumVariables() > before {
-			return nil, fmt.Errorf("diffusion: the store lacks the denoiser's variables (not trained or wrong checkpoint?)")
-		}
-		x = outs[0]
-		bar.Add(1, "")
 	}
-	bar.Done()
-	return x, nil
+	return value, div
+}
+
+// HutchinsonDivergence returns v(x) and Hutchinson's unbiased estimate of ∇·v(x) with
+// probe z (shaped like x, E[z zᵀ] = I: Rademacher or standard normal):
+//
+//	∇·v(x) = tr(∂v/∂x) = E_z[zᵀ (∂v/∂x) z] ≈ zᵀ ∇_x(zᵀ v(x)),
+//
+// one reverse-mode pass for any D; one value per example ([B]).
+func HutchinsonDivergence(v func(x *Node) *Node, x, z *Node) (value, div *Node) {
+	value = v(x)
+	vjp := Gradient(ReduceAllSum(Mul(value, z)), x)[0] // zᵀ ∂v/∂x, per example
+	return value, ReduceSum(flatten(Mul(vjp, z)), 1)
+}
+
+// flatten reshapes [B, ...] to [B, D].
+func flatten(x *Node) *Node {
+	b := x.Shape().Dimensions[0]
+	return Reshape(x, b, x.Shape().Size()/max(b, 1))
 }

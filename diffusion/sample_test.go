@@ -6,40 +6,63 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
+	"github.com/godiffusion/diffusion-models/internal/tensorutil"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
 
-// stepAndNoise runs one sampler step and, from the same RNG state, the
-// Gaussian draw the step would use, returning x_next and z.
-func stepAndNoise(t *testing.T, s Sampler, den Denoiser, x []float64, B, D int, tIdx []int32, seed int64) (next, z []float64) {
+// trajectory samples B examples of D values with solver s and model m on the
+// shared backend in float64, and returns the starting noise followed by the
+// state after every step.
+func trajectory(t *testing.T, m Model, s Solver, B, D int, seed int64) [][]float64 {
 	t.Helper()
-	rng, err := RNGStateFromSeed(seed)
+	var xs [][]float64
+	opts := SampleOptions{Seed: seed, DType: dtypes.Float64, OnStep: func(_, k int, _ float64, x, _ *tensors.Tensor) {
+		if k != len(xs)-1 {
+			t.Fatalf("step %d reported after %d steps", k, len(xs)-1)
+		}
+		xs = append(xs, tensors.MustCopyFlatData[float64](x))
+	}}
+	d, err := NewDriver(tb(), nil, m, s, []int{D}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs := run(t, func(in []*Node) []*Node {
-		xn, _, _ := s.Step(model.NewStore().RootScope(), den, in[0], in[1], nil, in[2])
-		_, zz := RandomNormal(in[2], in[0].Shape())
-		return []*Node{xn, zz}
-	}, tensors.FromFlatDataAndDimensions(x, B, D), t32(tIdx), rng)
-	return outs[0], outs[1]
+	defer d.Close()
+	b, err := d.Batch(0, B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := tensorutil.FromFloat64s(b.stepper.Result(), dtypes.Float64, B, D)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs = append(xs, tensors.MustCopyFlatData[float64](start))
+	for {
+		done, err := b.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			return xs
+		}
+	}
 }
 
-// TestDDPMStepAgainstFloat64 checks one ancestral step, for each variance
-// choice and with x̂₀ clipping, against float64 formulas; at the first step
+// TestDDPMStepAgainstFloat64 runs ancestral sampling over every step of a
+// 100-step schedule with a hand-written model, for each variance choice and
+// with x̂₀ clipping, and checks each step against float64 formulas with the
+// Gaussian draws the driver made (replayed from the seed); at the last step
 // (index 0) no noise may be added.
 func TestDDPMStepAgainstFloat64(t *testing.T) {
 	s := mustSchedule(t, "linear", 100)
 	p := mustProcess(t, s)
 	r := newRef(s)
-	rng := rand.New(rand.NewPCG(7, 8))
-	const B, D = 4, 3
-	steps := []int32{0, 1, 40, 99}
-	x := randVec(rng, B*D, 1.5)
+	const B, D, seed = 4, 3, 11
 	cases := []struct {
 		variance VarianceType
 		learned  bool
@@ -47,18 +70,31 @@ func TestDDPMStepAgainstFloat64(t *testing.T) {
 	}{{FixedSmall, false, false}, {FixedLarge, false, false}, {Learned, true, false}, {FixedSmall, false, true}}
 	for _, c := range cases {
 		den := toyDenoiser(PredictEpsilon, c.learned)
-		next, z := stepAndNoise(t, DDPM{P: p, Variance: c.variance, ClipX0: c.clip}, den, x, B, D, steps, 11)
-		for b := range B {
-			i := int(steps[b])
-			for d := range D {
-				k := b*D + d
-				eps, v := toyOutput(x[k], i, c.learned)
-				x0 := (x[k] - math.Sqrt(1-r.abar[i])*eps) / math.Sqrt(r.abar[i])
+		xs := trajectory(t, p.Model(den), DDPM{Variance: c.variance, ClipX0: c.clip}, B, D, seed)
+		if len(xs) != s.T+1 {
+			t.Fatalf("%d states, want %d", len(xs), s.T+1)
+		}
+		noise := NewNoise(seed)
+		prior := noise.Normal(B * D)
+		for k := range prior {
+			if !close(xs[0][k], prior[k], 1e-12) {
+				t.Fatalf("the starting point is not the seed's first normal draws")
+			}
+		}
+		for k := range s.T {
+			i := s.T - 1 - k // step index
+			var z []float64
+			if i > 0 {
+				z = noise.Normal(B * D)
+			}
+			x := xs[k]
+			for e := range B * D {
+				eps, v := toyOutput(x[e], i, c.learned)
+				x0 := (x[e] - math.Sqrt(1-r.abar[i])*eps) / math.Sqrt(r.abar[i])
 				if c.clip {
 					x0 = math.Max(-1, math.Min(1, x0))
 				}
-				mean, postVar := r.posterior(i, x0, x[k])
-				_, beta2Tilde := r.posterior(1, 0, 0)
+				mean, postVar := r.posterior(i, x0, x[e])
 				var variance float64
 				switch c.variance {
 				case FixedSmall:
@@ -66,27 +102,26 @@ func TestDDPMStepAgainstFloat64(t *testing.T) {
 				case FixedLarge:
 					variance = r.beta[i]
 				case Learned:
-					lo := math.Log(postVar)
-					if i == 0 {
-						lo = math.Log(beta2Tilde)
+					if i > 0 {
+						variance = math.Exp((v+1)/2*math.Log(r.beta[i]) + (1-(v+1)/2)*math.Log(postVar))
 					}
-					variance = math.Exp((v+1)/2*math.Log(r.beta[i]) + (1-(v+1)/2)*lo)
 				}
 				want := mean
 				if i > 0 {
-					want += math.Sqrt(variance) * z[k]
+					want += math.Sqrt(variance) * z[e]
 				}
-				if !close(next[k], want, 1e-9) {
-					t.Errorf("variance %v clip %v, index %d: x_{t-1} = %.10g, want %.10g", c.variance, c.clip, i, next[k], want)
+				if got := xs[k+1][e]; !close(got, want, 1e-9) {
+					t.Fatalf("variance %v clip %v, index %d: x_{t-1} = %.10g, want %.10g", c.variance, c.clip, i, got, want)
 				}
 			}
 		}
 	}
 }
 
-// TestDDIMStepAgainstFloat64 checks the DDIM update (x̂₀ first, then the
-// direction and the noise with σ = η √((1−ᾱ')/(1−ᾱ)) √(1−ᾱ/ᾱ')) on a
-// respaced schedule, including its last step, which lands on ᾱ = 1.
+// TestDDIMStepAgainstFloat64 checks every DDIM update (x̂₀ first, then the
+// direction and the noise with σ = η √((1−ᾱ')/(1−ᾱ)) √(1−ᾱ/ᾱ')) on 10 of
+// 1000 cosine steps, including its last step, which lands on ᾱ = 1 and must
+// return x̂₀.
 func TestDDIMStepAgainstFloat64(t *testing.T) {
 	s := mustSchedule(t, "cosine", 1000)
 	p := mustProcess(t, s)
@@ -94,47 +129,50 @@ func TestDDIMStepAgainstFloat64(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(9, 10))
-	const B, D = 4, 2
-	steps := []int32{0, 1, 5, 9}
-	x := randVec(rng, B*D, 1)
+	kept := rp.Schedule.Timesteps
+	const B, D, seed = 4, 2, 13
 	for _, pred := range []Prediction{PredictEpsilon, PredictX0, PredictV} {
 		for _, eta := range []float64{0, 0.5, 1} {
 			den := toyDenoiser(pred, false)
-			next, z := stepAndNoise(t, DDIM{P: rp, Eta: eta}, den, x, B, D, steps, 13)
-			for b := range B {
-				i := int(steps[b])
-				orig := rp.Schedule.Timesteps[i]
+			xs := trajectory(t, p.Model(den), DDIM{Steps: 10, Eta: eta}, B, D, seed)
+			noise := NewNoise(seed)
+			noise.Normal(B * D) // the starting point
+			for k := range len(kept) {
+				orig := kept[len(kept)-1-k]
 				a := s.AlphaBar[orig] // ᾱ_t of the original schedule at the kept step
 				aPrev := 1.0
-				if i > 0 {
-					aPrev = s.AlphaBar[rp.Schedule.Timesteps[i-1]]
+				if k < len(kept)-1 {
+					aPrev = s.AlphaBar[kept[len(kept)-2-k]]
 				}
 				sigma := eta * math.Sqrt((1-aPrev)/(1-a)) * math.Sqrt(1-a/aPrev)
-				for d := range D {
-					k := b*D + d
-					o, _ := toyOutput(x[k], orig, false)
+				var z []float64
+				if sigma != 0 {
+					z = noise.Normal(B * D)
+				}
+				x := xs[k]
+				for e := range B * D {
+					o, _ := toyOutput(x[e], orig, false)
 					var x0, eps float64
 					switch pred {
 					case PredictEpsilon:
 						eps = o
-						x0 = (x[k] - math.Sqrt(1-a)*eps) / math.Sqrt(a)
+						x0 = (x[e] - math.Sqrt(1-a)*eps) / math.Sqrt(a)
 					case PredictX0:
 						x0 = o
-						eps = (x[k] - math.Sqrt(a)*x0) / math.Sqrt(1-a)
+						eps = (x[e] - math.Sqrt(a)*x0) / math.Sqrt(1-a)
 					case PredictV:
-						x0 = math.Sqrt(a)*x[k] - math.Sqrt(1-a)*o
-						eps = math.Sqrt(1-a)*x[k] + math.Sqrt(a)*o
+						x0 = math.Sqrt(a)*x[e] - math.Sqrt(1-a)*o
+						eps = math.Sqrt(1-a)*x[e] + math.Sqrt(a)*o
 					}
 					want := math.Sqrt(aPrev)*x0 + math.Sqrt(1-aPrev-sigma*sigma)*eps
-					if eta != 0 {
-						want += sigma * z[k]
+					if eta != 0 && sigma != 0 {
+						want += sigma * z[e]
 					}
-					if i == 0 && !close(want, x0, 1e-12) {
+					if k == len(kept)-1 && !close(want, x0, 1e-12) {
 						t.Fatalf("reference: the last DDIM step must return x̂₀")
 					}
-					if !close(next[k], want, 1e-9) {
-						t.Errorf("%v η=%g index %d: got %.10g, want %.10g", pred, eta, i, next[k], want)
+					if got := xs[k+1][e]; !close(got, want, 1e-9) {
+						t.Errorf("%v η=%g step %d (index %d): got %.10g, want %.10g", pred, eta, k, orig, got, want)
 					}
 				}
 			}
@@ -155,8 +193,8 @@ func TestDDIMStepAgainstFloat64(t *testing.T) {
 func optimalAs(s *schedules.Schedule, pred Prediction, mean, std float64) Denoiser {
 	base := GaussianOptimalDenoiser(s, mean, std)
 	full := &Process{Schedule: s}
-	return Denoiser{Prediction: pred, Fn: func(scope *model.Scope, xt, tt, cond *Node) *Node {
-		eps := base.Fn(scope, xt, tt, cond)
+	return Denoiser{Prediction: pred, Fn: func(scope *model.Scope, xt, tt *Node, c cond.Nodes) *Node {
+		eps := base.Fn(scope, xt, tt, c)
 		x0 := full.X0FromEps(xt, tt, eps)
 		switch pred {
 		case PredictX0:
@@ -242,43 +280,43 @@ func TestSamplersMatchGaussianRecursion(t *testing.T) {
 		}
 		return rp
 	}
-	ddim50, ddpm100 := respace("linspace:50"), respace("linspace:100")
 	cases := []struct {
 		name    string
-		sampler Sampler
+		solver  Solver
+		process *Process // the steps the solver visits
 		pred    Prediction
 		kind    string
 		eta     float64
 	}{
-		{"DDPM 1000 steps β̃", DDPM{P: p, Variance: FixedSmall}, PredictEpsilon, "ddpm-small", 0},
-		{"DDPM 1000 steps β", DDPM{P: p, Variance: FixedLarge}, PredictEpsilon, "ddpm-large", 0},
-		{"DDPM 100 respaced steps x0-pred", DDPM{P: ddpm100, Variance: FixedSmall}, PredictX0, "ddpm-small", 0},
-		{"DDIM η=0 1000 steps", DDIM{P: p}, PredictEpsilon, "ddim", 0},
-		{"DDIM η=0 50 steps", DDIM{P: ddim50}, PredictEpsilon, "ddim", 0},
-		{"DDIM η=0 50 steps v-pred", DDIM{P: ddim50}, PredictV, "ddim", 0},
-		{"DDIM η=1 50 steps", DDIM{P: ddim50, Eta: 1}, PredictEpsilon, "ddim", 1},
+		{"DDPM 1000 steps β̃", DDPM{Variance: FixedSmall}, p, PredictEpsilon, "ddpm-small", 0},
+		{"DDPM 1000 steps β", DDPM{Variance: FixedLarge}, p, PredictEpsilon, "ddpm-large", 0},
+		{"DDPM 100 respaced steps x0-pred", DDPM{Steps: 100}, respace("linspace:100"), PredictX0, "ddpm-small", 0},
+		{"DDIM η=0 1000 steps", DDIM{}, p, PredictEpsilon, "ddim", 0},
+		{"DDIM η=0 50 steps", DDIM{Steps: 50}, respace("linspace:50"), PredictEpsilon, "ddim", 0},
+		{"DDIM η=0 50 steps v-pred", DDIM{Steps: 50}, respace("linspace:50"), PredictV, "ddim", 0},
+		{"DDIM η=1 50 steps", DDIM{Steps: 50, Eta: 1}, respace("linspace:50"), PredictEpsilon, "ddim", 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			wantM, wantV := gaussianRecursion(c.sampler.Process().Schedule, c.kind, c.eta, mu, std)
+			wantM, wantV := gaussianRecursion(c.process.Schedule, c.kind, c.eta, mu, std)
 			// With all 1000 steps the output is within 2% of σ²: β̃ slightly under-
 			// and β slightly over-disperses (Ho et al.'s lower and upper bounds).
-			if len(c.sampler.Steps()) == 1000 && math.Abs(wantV-std*std) > 0.02*std*std {
+			if c.process.T() == 1000 && math.Abs(wantV-std*std) > 0.02*std*std {
 				t.Fatalf("recursion: 1000 steps should nearly reproduce σ² = %g, got %g", std*std, wantV)
 			}
-			den := optimalAs(s, c.pred, mu, std)
-			x, err := Sample(tb(), model.NewStore(), den, c.sampler, n, []int{D}, SampleOptions{Seed: 21})
+			m := p.Model(optimalAs(s, c.pred, mu, std))
+			x, err := Sample(tb(), model.NewStore(), m, c.solver, n, []int{D}, SampleOptions{Seed: 21})
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, _ := floats(x)
-			m, s2 := meanVar(v)
+			v, _ := tensorutil.Float64s(x)
+			mean, s2 := meanVar(v)
 			N := float64(len(v))
 			tolM := 4 * math.Sqrt(wantV/N)
 			tolV := 4 * wantV * math.Sqrt(2/(N-1))
-			t.Logf("mean %.4f (exact %.4f ± %.4f), variance %.4f (exact %.4f ± %.4f; data σ² = %.2f)", m, wantM, tolM, s2, wantV, tolV, std*std)
-			if math.Abs(m-wantM) > tolM || math.Abs(s2-wantV) > tolV {
-				t.Errorf("samples have mean %.4f and variance %.4f; want %.4f ± %.4f and %.4f ± %.4f", m, s2, wantM, tolM, wantV, tolV)
+			t.Logf("mean %.4f (exact %.4f ± %.4f), variance %.4f (exact %.4f ± %.4f; data σ² = %.2f)", mean, wantM, tolM, s2, wantV, tolV, std*std)
+			if math.Abs(mean-wantM) > tolM || math.Abs(s2-wantV) > tolV {
+				t.Errorf("samples have mean %.4f and variance %.4f; want %.4f ± %.4f and %.4f ± %.4f", mean, s2, wantM, tolM, wantV, tolV)
 			}
 		})
 	}
@@ -330,7 +368,7 @@ func TestDDIMEncodeDecode(t *testing.T) {
 	const mu, std = 0.5, 0.4
 	s := mustSchedule(t, "linear", 1000)
 	p := mustProcess(t, s)
-	den := GaussianOptimalDenoiser(s, mu, std)
+	m := p.Model(GaussianOptimalDenoiser(s, mu, std))
 	rng := rand.New(rand.NewPCG(1, 1))
 	const n = 2000
 	data := make([]float64, n)
@@ -345,16 +383,15 @@ func TestDDIMEncodeDecode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ddim := DDIM{P: rp}
-		lat, err := Encode(b, model.NewStore(), den, ddim, x0, SampleOptions{})
+		lat, err := Encode(b, model.NewStore(), m, DDIMEncoder{Steps: k}, x0, SampleOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := Sample(b, model.NewStore(), den, ddim, n, []int{1}, SampleOptions{XT: lat})
+		back, err := Sample(b, model.NewStore(), m, DDIM{Steps: k}, n, []int{1}, SampleOptions{Start: lat})
 		if err != nil {
 			t.Fatal(err)
 		}
-		bv, _ := floats(back)
+		bv, _ := tensorutil.Float64s(back)
 		A, c := encodeDecodeAffine(rp.Schedule, mu, std)
 		var worst float64
 		for i := range bv {
@@ -363,7 +400,7 @@ func TestDDIMEncodeDecode(t *testing.T) {
 			}
 			worst = math.Max(worst, math.Abs(bv[i]-data[i]))
 		}
-		lv, _ := floats(lat)
+		lv, _ := tensorutil.Float64s(lat)
 		m, v := meanVar(lv)
 		t.Logf("%4d steps: round trip x ↦ %.5f x %+.5f, worst error %.2e; latents mean %.3f variance %.3f", k, A, c, worst, m, v)
 		if prevErr > 0 && worst > prevErr/2 {

@@ -12,12 +12,14 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/support/exceptions"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/internal/progress"
 	"github.com/godiffusion/diffusion-models/internal/safecall"
 )
@@ -51,6 +53,11 @@ type TrainConfig struct {
 	Loss LossConfig
 	// TimestepSampler is "uniform" (default) or "loss-aware".
 	TimestepSampler string
+	// PUncond is the probability with which each example's condition is
+	// replaced by the null condition ∅ during training, so that one model
+	// learns ε(x, c) and ε(x, ∅) for classifier-free guidance (0: never;
+	// 0.1–0.2 is usual). It has no effect on unconditioned batches.
+	PUncond float64
 	// Seed fixes the initial weights, the noise and the timesteps.
 	Seed int64
 }
@@ -87,6 +94,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("diffusion: gradient clip norm must be ≥ 0, got %g", c.GradClipNorm)
 	case c.EMADecay < 0 || c.EMADecay >= 1:
 		return fmt.Errorf("diffusion: EMA decay must be in [0, 1), got %g", c.EMADecay)
+	case !(c.PUncond >= 0 && c.PUncond < 1):
+		return fmt.Errorf("diffusion: the probability of dropping the condition must be in [0, 1), got %g", c.PUncond)
 	}
 	return nil
 }
@@ -107,25 +116,26 @@ type Trainer struct {
 	// Config is the training configuration (with defaults filled in).
 	Config TrainConfig
 
-	backend  compute.Backend
-	store    *model.Store
-	exec     *model.Exec
-	sampler  TimestepSampler // nil with a LossFn
-	lossFn   LossFn          // nil for the denoiser objective
-	step     int64
-	withCond bool
-	losses   []float64
+	backend   compute.Backend
+	store     *model.Store
+	exec      *model.Exec
+	sampler   TimestepSampler // nil with a LossFn
+	lossFn    LossFn          // nil for the denoiser objective
+	step      int64
+	condNames []string // the condition inputs the compiled step takes
+	condNull  bool     // whether it takes a null mask
+	losses    []float64
 }
 
 // LossFn is a training objective given as a graph: the per-example losses,
-// shape [B], of a batch x₀ shaped [B, ...] with condition cond (nil when the
+// shape [B], of a batch x₀ shaped [B, ...] with condition c (zero when the
 // batch has none). The trainer minimises their mean. scope is the model's
 // scope ([ModelScope]): the function builds its model there, and draws any
 // random numbers it needs (timesteps, noise) with scope.RandomUniform and
 // scope.RandomNormal, whose generator state lives in the store and is saved
 // in checkpoints, so that resumed training draws the same numbers as an
 // uninterrupted run.
-type LossFn func(scope *model.Scope, x0, cond *Node) *Node
+type LossFn func(scope *model.Scope, x0 *Node, c cond.Nodes) *Node
 
 // ErrNonFinite is wrapped by the error returned when the loss becomes NaN or ±Inf.
 var ErrNonFinite = errors.New("non-finite loss")
@@ -191,28 +201,23 @@ func (tr *Trainer) Losses() []float64 { return tr.losses }
 // made by NewTrainerWithLoss, whose objective draws its own).
 func (tr *Trainer) TimestepSampler() TimestepSampler { return tr.sampler }
 
-// buildExec compiles the training step.
-func (tr *Trainer) buildExec(withCond bool) error {
+// buildExec compiles the training step for batches conditioned by c (its
+// input names and whether it has a null mask fix the graph's inputs).
+func (tr *Trainer) buildExec(c cond.Condition) error {
+	names, hasNull := c.Names(), c.Null != nil
+	withT := tr.lossFn == nil
 	var err error
-	switch {
-	case tr.lossFn != nil && withCond:
-		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0, cond *Node) (*Node, *Node, *Node) {
-			return tr.stepGraph(scope, x0, nil, nil, cond)
-		})
-	case tr.lossFn != nil:
-		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0 *Node) (*Node, *Node, *Node) {
-			return tr.stepGraph(scope, x0, nil, nil, nil)
-		})
-	case withCond:
-		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0, t, w, cond *Node) (*Node, *Node, *Node) {
-			return tr.stepGraph(scope, x0, t, w, cond)
-		})
-	default:
-		tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, x0, t, w *Node) (*Node, *Node, *Node) {
-			return tr.stepGraph(scope, x0, t, w, nil)
-		})
-	}
-	tr.withCond = withCond
+	tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, in []*Node) []*Node {
+		x0, rest := in[0], in[1:]
+		var t, w *Node
+		if withT {
+			t, w, rest = rest[0], rest[1], rest[2:]
+		}
+		cn, _ := cond.FromArgs(names, hasNull, rest)
+		loss, per, norm := tr.stepGraph(scope, x0, t, w, cn)
+		return []*Node{loss, per, norm}
+	})
+	tr.condNames, tr.condNull = names, hasNull
 	return err
 }
 
@@ -220,21 +225,28 @@ func (tr *Trainer) buildExec(withCond bool) error {
 // EMA and step counter. It returns the weighted mean loss, the per-example
 // losses and the gradient norm before clipping. With a LossFn, t and w are
 // nil and the loss is the plain mean of the LossFn's per-example losses.
-func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w, cond *Node) (loss, perExample, gradNorm *Node) {
+// With Config.PUncond > 0 and a condition, each example's condition is
+// replaced by ∅ with that probability (drawn from the store's generator, so
+// that a resumed run drops the same ones).
+func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w *Node, c cond.Nodes) (loss, perExample, gradNorm *Node) {
 	g := x0.Graph()
 	cfg := tr.Config
 	store := tr.store
 	store.SetTraining(g, true) // layers such as dropout act only in training graphs
 	dt := x0.DType()
+	if cfg.PUncond > 0 && !c.IsZero() {
+		u := scope.RandomUniform(g, shapes.Make(dt, x0.Shape().Dimensions[0]))
+		c = c.Or(LessThan(u, Scalar(g, dt, cfg.PUncond)))
+	}
 	if tr.lossFn != nil {
-		perExample = tr.lossFn(scope.In(ModelScope), x0, cond)
+		perExample = tr.lossFn(scope.In(ModelScope), x0, c)
 		if b := x0.Shape().Dimensions[0]; perExample.Rank() != 1 || perExample.Shape().Dimensions[0] != b {
 			exceptions.Panicf("diffusion: the loss function must return per-example losses shaped [%d], got %s", b, perExample.Shape())
 		}
 		loss = ReduceAllMean(perExample)
 	} else {
 		noise := scope.RandomNormal(g, x0.Shape())
-		terms := tr.Process.Losses(scope.In(ModelScope), tr.Denoiser, x0, t, noise, cond, cfg.Loss)
+		terms := tr.Process.Losses(scope.In(ModelScope), tr.Denoiser, x0, t, noise, c, cfg.Loss)
 		perExample = terms.Loss
 		loss = ReduceAllMean(Mul(terms.Loss, w))
 	}
@@ -344,34 +356,39 @@ type StepResult struct {
 	GradNorm float64
 }
 
-// TrainStep runs one optimisation step on the batch x₀ (and cond, or nil).
+// TrainStep runs one optimisation step on the batch x₀ with condition c
+// (zero for none; every batch of a trainer must have the same inputs).
 // The timesteps come from the trainer's sampler, drawn from a generator
 // seeded by (Seed, step) so that a resumed run draws the same ones. A NaN or
 // ±Inf loss returns an error wrapping [ErrNonFinite]; the trainer must then
 // be discarded (its weights are no longer trustworthy).
-func (tr *Trainer) TrainStep(x0, cond *tensors.Tensor) (StepResult, error) {
+func (tr *Trainer) TrainStep(x0 *tensors.Tensor, c cond.Condition) (StepResult, error) {
 	if x0 == nil || x0.Shape().Rank() < 2 {
 		return StepResult{}, fmt.Errorf("diffusion: TrainStep needs a batch shaped [B, ...], got %v", x0)
 	}
+	b := x0.Shape().Dimensions[0]
+	if n, err := c.Len(); err != nil {
+		return StepResult{}, fmt.Errorf("diffusion: TrainStep: %w", err)
+	} else if n >= 0 && n != b {
+		return StepResult{}, fmt.Errorf("diffusion: TrainStep: the condition has %d examples, the batch %d", n, b)
+	}
 	if tr.exec == nil {
-		if err := tr.buildExec(cond != nil); err != nil {
+		if err := tr.buildExec(c); err != nil {
 			return StepResult{}, err
 		}
-	} else if (cond != nil) != tr.withCond {
-		return StepResult{}, fmt.Errorf("diffusion: TrainStep called with and without a condition on the same trainer")
+	} else if !slices.Equal(c.Names(), tr.condNames) || (c.Null != nil) != tr.condNull {
+		return StepResult{}, fmt.Errorf("diffusion: TrainStep called with condition inputs %v (null mask %v), but this trainer's first step had %v (null mask %v)",
+			c.Names(), c.Null != nil, tr.condNames, tr.condNull)
 	}
 	var t []int32 // nil with a LossFn, which draws its own timesteps
 	args := []any{x0}
 	if tr.sampler != nil {
-		b := x0.Shape().Dimensions[0]
 		rng := rand.New(rand.NewPCG(uint64(tr.Config.Seed), uint64(tr.step)))
 		var w []float32
 		t, w = tr.sampler.Sample(rng, b)
 		args = append(args, tensors.FromValue(t), tensors.FromValue(w))
 	}
-	if cond != nil {
-		args = append(args, cond)
-	}
+	args = append(args, c.Args(b, tr.condNull)...)
 	outs, err := safecall.Call(tr.exec, args...)
 	if err != nil {
 		return StepResult{}, fmt.Errorf("diffusion: training step %d: %w", tr.step+1, err)
@@ -495,10 +512,11 @@ func HasEMA(c *Checkpoint) bool {
 	return false
 }
 
-// Data provides training batches. Batch must be a deterministic function of
-// the step so that resumed training sees the same data as an uninterrupted run.
+// Data provides training batches and their conditions (zero for none).
+// Batch must be a deterministic function of the step so that resumed
+// training sees the same data as an uninterrupted run.
 type Data interface {
-	Batch(step int64, batchSize int) (x0, cond *tensors.Tensor, err error)
+	Batch(step int64, batchSize int) (x0 *tensors.Tensor, c cond.Condition, err error)
 }
 
 // RunOptions configures [Trainer.Run].
@@ -541,11 +559,11 @@ func (tr *Trainer) Run(data Data, opts RunOptions) error {
 		return WriteCheckpoint(opts.CheckpointPath, c)
 	}
 	for tr.step < opts.Steps {
-		x0, cond, err := data.Batch(tr.step, opts.BatchSize)
+		x0, c, err := data.Batch(tr.step, opts.BatchSize)
 		if err != nil {
 			return fmt.Errorf("diffusion: batch for step %d: %w", tr.step+1, err)
 		}
-		r, err := tr.TrainStep(x0, cond)
+		r, err := tr.TrainStep(x0, c)
 		if err != nil {
 			bar.Done()
 			return err

@@ -13,13 +13,14 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/unet"
 )
 
 // constDenoiser predicts x₀ = w for every input: with LossSimple its loss is
 // mean((x₀ − w)²), whatever t and the noise, so Adam can be replayed exactly.
 func constDenoiser(d int) Denoiser {
-	return Denoiser{Prediction: PredictX0, Fn: func(scope *model.Scope, xt, _, _ *Node) *Node {
+	return Denoiser{Prediction: PredictX0, Fn: func(scope *model.Scope, xt, _ *Node, _ cond.Nodes) *Node {
 		w := scope.VariableWithValue("w", make([]float32, d)).NodeValue(xt.Graph())
 		return BroadcastToShape(ExpandAxes(w, 0), xt.Shape())
 	}}
@@ -40,7 +41,7 @@ func TestAdamAgainstFloat64(t *testing.T) {
 	// float64 replay
 	w, m, v, ema := make([]float64, D), make([]float64, D), make([]float64, D), make([]float64, D)
 	for n := range steps {
-		res, err := tr.TrainStep(batch, nil)
+		res, err := tr.TrainStep(batch, cond.Condition{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestAdamAgainstFloat64(t *testing.T) {
 // toyBatches draws N(0.5, 0.3²) 2-D batches as a function of the step.
 type toyBatches struct{ nanAt int64 }
 
-func (d toyBatches) Batch(step int64, b int) (*tensors.Tensor, *tensors.Tensor, error) {
+func (d toyBatches) Batch(step int64, b int) (*tensors.Tensor, cond.Condition, error) {
 	r := rand.New(rand.NewPCG(99, uint64(step)))
 	x := make([]float32, b*2)
 	for i := range x {
@@ -104,7 +105,7 @@ func (d toyBatches) Batch(step int64, b int) (*tensors.Tensor, *tensors.Tensor, 
 	if d.nanAt > 0 && step+1 == d.nanAt {
 		x[0] = float32(math.NaN())
 	}
-	return tensors.FromFlatDataAndDimensions(x, b, 2), nil, nil
+	return tensors.FromFlatDataAndDimensions(x, b, 2), cond.Condition{}, nil
 }
 
 func smallMLPTrainer(t *testing.T, sampler string) *Trainer {

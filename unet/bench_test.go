@@ -12,6 +12,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
 
@@ -97,13 +98,13 @@ func BenchmarkTrainStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			x0 := randomImages(64, 1)
-			if _, err := tr.TrainStep(x0, nil); err != nil { // compiles
+			if _, err := tr.TrainStep(x0, cond.Condition{}); err != nil { // compiles
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			c0 := cpuTime()
 			for range b.N {
-				if _, err := tr.TrainStep(x0, nil); err != nil {
+				if _, err := tr.TrainStep(x0, cond.Condition{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -124,7 +125,7 @@ func BenchmarkSampleForward(b *testing.B) {
 			store.SetParam(model.ParamInitialSeed, int64(1))
 			fn := UNet(cfg)
 			e, err := model.NewExec(backend.MustShared(), store, func(scope *model.Scope, x, t *Node) *Node {
-				return fn(scope, x, t, nil)
+				return fn(scope, x, t, cond.Nodes{})
 			})
 			if err != nil {
 				b.Fatal(err)

@@ -5,18 +5,34 @@
 //
 // Every network here is a plain GoMLX graph function
 //
-//	func(scope *model.Scope, xt, t, cond *graph.Node) *graph.Node
+//	func(scope *model.Scope, xt, t *graph.Node, c cond.Nodes) *graph.Node
 //
 // which package diffusion accepts as a ModelFn; unet knows nothing of
 // samplers or losses. Inputs and outputs are channels-last; t holds integer
-// timesteps of the training schedule; cond holds class labels or is nil.
+// timesteps of the training schedule; c is the condition (package
+// diffusion/cond): named inputs with the batch first and a mask of the
+// examples that get the null condition ∅, its zero value meaning ∅ for
+// every example.
+//
+// # Class conditioning
+//
+// With NumClasses > 0 ([UNetConfig.NumClasses], [MLPConfig.NumClasses]) a
+// network reads the cond.Class input, int32 labels in [0, NumClasses), and
+// adds a learned embedding of the label to its time embedding. The table
+// has NumClasses+1 rows: row NumClasses is the learned "no class" embedding
+// that stands for ∅ in classifier-free guidance, given to the examples that
+// the condition marks null (cond.Nodes.NullMask) and to every example when
+// the condition has no class input. The rows are picked by a one-hot matrix
+// product rather than a Gather, so a label equal to NumClasses also selects
+// ∅ and a label outside [0, NumClasses] gets a zero row, without an error.
+// With NumClasses = 0 (the default) the condition is ignored.
 //
 // # The UNet
 //
 // [UNet] builds the DDPM/ADM UNet of a [UNetConfig]: a time embedding
 // (sinusoidal or the simple linear one), optional class conditioning with a
-// null label for classifier-free guidance, ResBlocks, attention, skips and
-// an optional learned variance. [UNetConfigByName] names the "reference"
+// null embedding for classifier-free guidance, ResBlocks, attention, skips
+// and an optional learned variance. [UNetConfigByName] names the "reference"
 // UNet of the speed comparisons (1,152,193 parameters, documented layer by
 // layer there) and a "small" one for notebooks.
 //

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/internal/fastmm"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 )
@@ -52,6 +53,40 @@ func Dense(scope *model.Scope, x *Node, out int) *Node {
 	}
 	y := Einsum("...i,io->...o", x, w)
 	return Add(y, ExpandLeftToRank(b, y.Rank()))
+}
+
+// classEmbedding returns the [batch, width] class embedding of the
+// condition c: for each example a row of the table "embeddings"
+// [numClasses+1, width] in scope, initialised N(0, 1) like PyTorch's
+// nn.Embedding. Row numClasses is the learned "no class" embedding of the
+// null condition ∅, used for the examples that c.NullMask marks and for all
+// of them when c has no cond.Class input; every other example gets the row of
+// its label. The rows are picked by a one-hot product (no Gather), so a label
+// equal to numClasses also selects the null row, and a label outside
+// [0, numClasses] gets a zero row rather than an error (labels are data, not
+// checked by the graph). It panics if the labels are not integer [batch] or
+// the null mask not bool [batch].
+func classEmbedding(scope *model.Scope, g *Graph, c cond.Nodes, numClasses, width, batch int, dt dtypes.DType) *Node {
+	k := numClasses + 1
+	table := scope.WithInitializer(initializer.RandomNormalFn(scope, 1)).
+		VariableWithShape("embeddings", shapes.Make(dt, k, width)).NodeValue(g)
+	label := c.Get(cond.Class)
+	if label == nil {
+		// No class input (the zero condition included): ∅ for every example.
+		label = BroadcastToDims(Scalar(g, dtypes.Int32, numClasses), batch)
+	} else {
+		if !label.DType().IsInt() || label.Rank() != 1 || label.Shape().Dimensions[0] != batch {
+			exceptions.Panicf("unet: the class labels (condition input %q) must be integer [%d], got %s", cond.Class, batch, label.Shape())
+		}
+		if c.Null != nil {
+			null := c.NullMask(g, batch)
+			if null.DType() != dtypes.Bool || null.Rank() != 1 || null.Shape().Dimensions[0] != batch {
+				exceptions.Panicf("unet: the null mask of the condition must be bool [%d], got %s", batch, null.Shape())
+			}
+			label = Where(null, Scalar(g, label.DType(), numClasses), label)
+		}
+	}
+	return fastmm.MatMul(OneHot(label, k, dt), table)
 }
 
 // SiLU is x·σ(x) (also called swish).

@@ -5,13 +5,11 @@ import (
 	"slices"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/support/exceptions"
 
-	"github.com/godiffusion/diffusion-models/internal/fastmm"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 )
 
 // Time embeddings of [UNetConfig.TimeEmbedding].
@@ -66,10 +64,14 @@ type UNetConfig struct {
 	// Timesteps is the number of diffusion steps T, used only by the linear
 	// time embedding t/T (default 1000).
 	Timesteps int
-	// NumClasses > 0 adds class conditioning: a learned embedding of the
-	// label, a table of NumClasses+1 rows (row NumClasses is the "no class"
-	// label of classifier-free guidance), added to the time embedding. A nil
-	// cond, or a label equal to NumClasses, means no class.
+	// NumClasses > 0 adds class conditioning on the condition's cond.Class
+	// input (int32 [B], labels in [0, NumClasses)): a learned embedding, a
+	// table of NumClasses+1 rows added to the time embedding, whose row
+	// NumClasses is the "no class" embedding of the null condition ∅ of
+	// classifier-free guidance. The examples that the condition marks null
+	// (cond.Nodes.NullMask: all of them when it has no inputs), and all when
+	// it has no class input, get that row. 0 (the default): unconditional,
+	// the condition is ignored.
 	NumClasses int
 	// LearnedVariance doubles the output channels: the prediction, then the
 	// variance interpolation values v.
@@ -289,10 +291,10 @@ func (c UNetConfig) NumParams() int {
 
 // UNet returns the denoiser graph function of the configuration (it panics
 // if c does not Validate). For xt [B, ImageSize, ImageSize, InChannels], t
-// int32 [B] and cond int32 [B] or nil it builds, with E the time embedding
-// width and every convolution "same"-padded:
+// int32 [B] and the condition cn it builds, with E the time embedding width
+// and every convolution "same"-padded:
 //
-//	e = Linear(SiLU(Linear(emb(t))))  [+ ClassEmbedding(cond)]        scopes time_1, time_2, class_embedding
+//	e = Linear(SiLU(Linear(emb(t))))  [+ ClassEmbedding(cn)]          scopes time_1, time_2, class_embedding
 //	h = Conv3×3(xt) → BaseChannels                                   conv_in
 //	down, level i (width BaseChannels·ChannelMults[i]):              down_i/res_r, down_i/attn_r
 //	    NumResBlocks × [ResBlock(h, e) (+ AttentionBlock)]; skip_i = h;
@@ -303,52 +305,56 @@ func (c UNetConfig) NumParams() int {
 //	    then, except at the first level, h = Upsample(h) → BaseChannels·ChannelMults[i−1]   up_i/upsample
 //	out = Conv3×3(SiLU(GroupNorm(h))) → OutChannels                   out_norm, conv_out
 //
+// ClassEmbedding (only when NumClasses > 0) is the row of the table
+// class_embedding/embeddings [NumClasses+1, E] (initialised N(0, 1)) of
+// each example's label, or row NumClasses (∅) for the examples that cn marks
+// null and for all of them when cn has no cond.Class input. The rows are
+// picked by a one-hot product: a label equal to NumClasses also gives ∅, and
+// a label outside [0, NumClasses] a zero row (no error). With NumClasses = 0
+// the condition is ignored.
+//
 // Only the first ResBlock of an up level receives the skip (one skip per
 // level, the level's output before downsampling); the upsampling
 // convolution changes the width to the next level's. The reference
 // configuration is documented layer by layer at [UNetConfigByName].
 //
 // The batch is split into [StreamsFor] independent streams (slices of the
-// batch through the same variables, concatenated back): the same function,
-// built so that the pure-Go backend can run the streams' operations on
-// different cores. Inside, feature maps are channels-first (see the
+// batch and of the condition through the same variables, concatenated
+// back): the same function, built so that the pure-Go backend can run the
+// streams' operations on different cores. Inside, feature maps are channels-first (see the
 // package documentation); the output is [B, ImageSize, ImageSize,
 // OutChannels()].
-func UNet(c UNetConfig) func(scope *model.Scope, xt, t, cond *Node) *Node {
+func UNet(c UNetConfig) func(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node {
 	if err := c.Validate(); err != nil {
 		exceptions.Panicf("%v", err)
 	}
 	c = c.WithDefaults()
-	return func(scope *model.Scope, xt, t, cond *Node) *Node {
+	return func(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node {
 		b := xt.Shape().Dimensions[0]
 		n := StreamsFor(xt.Graph().Backend(), b)
 		if n <= 1 {
-			return c.build(scope, xt, t, cond)
+			return c.build(scope, xt, t, cn)
 		}
 		outs := make([]*Node, n)
 		for i := range n {
-			part := func(v *Node) *Node {
-				if v == nil {
-					return nil
-				}
-				return Slice(v, AxisRange(i*b/n, (i+1)*b/n))
-			}
+			from, to := i*b/n, (i+1)*b/n
+			part := func(v *Node) *Node { return Slice(v, AxisRange(from, to)) }
 			// The same variables (paths) for every stream.
-			outs[i] = c.build(scope.ResetVisited(), part(xt), part(t), part(cond))
+			outs[i] = c.build(scope.ResetVisited(), part(xt), part(t), cn.Slice(from, to))
 		}
 		return Concatenate(outs, 0)
 	}
 }
 
 // build is the network on one stream (see UNet).
-func (c UNetConfig) build(scope *model.Scope, xt, t, cond *Node) *Node {
+func (c UNetConfig) build(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node {
 	if xt.Rank() != 4 || xt.Shape().Dimensions[1] != c.ImageSize || xt.Shape().Dimensions[2] != c.ImageSize ||
 		xt.Shape().Dimensions[3] != c.InChannels {
 		exceptions.Panicf("unet: UNet for %d×%d×%d images got x_t of shape %s", c.ImageSize, c.ImageSize, c.InChannels, xt.Shape())
 	}
 	e := c.timeEmbedding(scope, t, xt.DType())
 	if c.NumClasses > 0 {
-		e = Add(e, c.classEmbedding(scope.In("class_embedding"), xt.Graph(), cond, xt.Shape().Dimensions[0], xt.DType()))
+		e = Add(e, classEmbedding(scope.In("class_embedding"), xt.Graph(), cn, c.NumClasses, c.TimeEmbedDim, xt.Shape().Dimensions[0], xt.DType()))
 	}
 	groups := c.GroupNormGroups
 	attnAt := func(r int) bool { return slices.Contains(c.AttentionResolutions, r) }
@@ -405,23 +411,6 @@ func (c UNetConfig) timeEmbedding(scope *model.Scope, t *Node, dt dtypes.DType) 
 	}
 	e = Dense(scope.In("time_1"), e, c.TimeEmbedDim)
 	return Dense(scope.In("time_2"), SiLU(e), c.TimeEmbedDim)
-}
-
-// classEmbedding returns the rows of the "embeddings" table
-// [NumClasses+1, E] (initialised N(0, 1) like PyTorch's nn.Embedding) for
-// the labels cond [B], or for the null label NumClasses when cond is nil, as
-// a one-hot product (a label outside 0..NumClasses gets a zero row).
-func (c UNetConfig) classEmbedding(scope *model.Scope, g *Graph, cond *Node, batch int, dt dtypes.DType) *Node {
-	k := c.NumClasses + 1
-	table := scope.WithInitializer(initializer.RandomNormalFn(scope, 1)).
-		VariableWithShape("embeddings", shapes.Make(dt, k, c.TimeEmbedDim)).NodeValue(g)
-	if cond == nil {
-		cond = BroadcastToDims(Scalar(g, dtypes.Int32, c.NumClasses), batch)
-	}
-	if cond.Rank() != 1 || cond.Shape().Dimensions[0] != batch {
-		exceptions.Panicf("unet: the class labels must be shaped [%d], got %s", batch, cond.Shape())
-	}
-	return fastmm.MatMul(OneHot(cond, k, dt), table)
 }
 
 // namedConfigs are the configurations of UNetConfigByName.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
 
@@ -28,35 +29,63 @@ var tinyConfigs = []UNetConfig{
 		NoMiddleAttention: true, AttentionResolutions: []int{12}},
 }
 
-// runUNet builds the UNet of c, runs it once on x (channels-last) with
-// timesteps t and labels cond (nil: no labels), and returns the output and
-// the number of trainable parameters the graph created.
-func runUNet(t *testing.T, c UNetConfig, store *model.Store, x *tensors.Tensor, ts []int32, cond []int32) (*tensors.Tensor, int) {
-	t.Helper()
-	fn := UNet(c)
-	var out []*tensors.Tensor
-	var err error
-	if cond != nil {
-		var e *model.Exec
-		if e, err = model.NewExec(backend.MustShared(), store, func(scope *model.Scope, x, t, y *Node) *Node { return fn(scope, x, t, y) }); err == nil {
-			out, err = e.Call(x, tensors.FromValue(ts), tensors.FromValue(cond))
+// modelFn is the signature of the networks of this package (diffusion.ModelFn).
+type modelFn = func(scope *model.Scope, xt, t *Node, c cond.Nodes) *Node
+
+// callModel builds fn on store and runs it once on x with timesteps ts and
+// the condition c, fed as cond.Condition.Args feeds it (the null mask only
+// when c has one).
+func callModel(store *model.Store, fn modelFn, x *tensors.Tensor, ts []int32, c cond.Condition) (*tensors.Tensor, error) {
+	names, hasNull := c.Names(), c.Null != nil
+	e, err := model.NewExec(backend.MustShared(), store, func(scope *model.Scope, in []*Node) *Node {
+		cn, rest := cond.FromArgs(names, hasNull, in[2:])
+		if len(rest) != 0 {
+			panic(fmt.Sprintf("%d unused condition arguments", len(rest)))
 		}
-	} else {
-		var e *model.Exec
-		if e, err = model.NewExec(backend.MustShared(), store, func(scope *model.Scope, x, t *Node) *Node { return fn(scope, x, t, nil) }); err == nil {
-			out, err = e.Call(x, tensors.FromValue(ts))
-		}
+		return fn(scope, in[0], in[1], cn)
+	})
+	if err != nil {
+		return nil, err
 	}
+	out, err := e.Call(append([]any{x, tensors.FromValue(ts)}, c.Args(len(ts), hasNull)...)...)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// runModel is callModel failing the test on an error.
+func runModel(t *testing.T, store *model.Store, fn modelFn, x *tensors.Tensor, ts []int32, c cond.Condition) *tensors.Tensor {
+	t.Helper()
+	out, err := callModel(store, fn, x, ts, c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+// trainableParams returns the number of trainable parameters in store.
+func trainableParams(store *model.Store) int {
 	n := 0
 	for v := range store.IterVariables() {
 		if v.Trainable {
 			n += v.Shape().Size()
 		}
 	}
-	return out[0], n
+	return n
+}
+
+// runUNet builds the UNet of c, runs it once on x (channels-last) with
+// timesteps t and class labels (nil: the zero condition), and returns the
+// output and the number of trainable parameters the graph created.
+func runUNet(t *testing.T, c UNetConfig, store *model.Store, x *tensors.Tensor, ts []int32, labels []int32) (*tensors.Tensor, int) {
+	t.Helper()
+	var cn cond.Condition
+	if labels != nil {
+		cn = cond.Classes(labels)
+	}
+	out := runModel(t, store, UNet(c), x, ts, cn)
+	return out, trainableParams(store)
 }
 
 func seededStore() *model.Store {
@@ -119,8 +148,8 @@ func TestUNetParams(t *testing.T) {
 	}
 }
 
-// TestUNetClasses checks class conditioning: a nil cond is the null label
-// NumClasses, and different labels give different outputs.
+// TestUNetClasses checks class conditioning: the zero condition is the null
+// label NumClasses, and different labels give different outputs.
 func TestUNetClasses(t *testing.T) {
 	c := tinyConfigs[2]
 	x := zerosImages(c, 2)
@@ -139,7 +168,7 @@ func TestUNetClasses(t *testing.T) {
 		dLabels = max(dLabels, math.Abs(float64(l[i]-l[half+i])))
 	}
 	if dNone > 1e-6 {
-		t.Errorf("cond=nil differs from the null label by %g", dNone)
+		t.Errorf("the zero condition differs from the null label by %g", dNone)
 	}
 	if dLabels < 1e-4 {
 		t.Errorf("labels 0 and 1 give the same output (max difference %g)", dLabels)
@@ -193,7 +222,7 @@ func TestUNetTrains(t *testing.T) {
 	const steps, window = 30, 8
 	var losses []float64
 	for range steps {
-		r, err := tr.TrainStep(x0, nil)
+		r, err := tr.TrainStep(x0, cond.Condition{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,13 +16,11 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
-	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
-	"github.com/godiffusion/diffusion-models/internal/safecall"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/unet"
@@ -46,7 +45,7 @@ type stepsSpec struct {
 	den     diffusion.Denoiser
 	train   diffusion.TrainConfig
 	batches []*tensors.Tensor // one per call, warm-up included
-	sampler diffusion.Sampler
+	sampler diffusion.Solver
 	samples int   // batch of the sampling step
 	dims    []int // shape of one sample
 	// afterTimed, if not nil, is called after the timed runs of each step
@@ -76,7 +75,7 @@ func benchGo(b compute.Backend, act string, o options, afterTimed func(), stderr
 	}
 	return benchSteps(b, stepsSpec{
 		label: act, process: p, den: den, train: tc, batches: batches,
-		sampler: diffusion.DDPM{P: p, Variance: c.SampleVariance()}, samples: o.samples, dims: []int{2},
+		sampler: diffusion.DDPM{Variance: c.SampleVariance()}, samples: o.samples, dims: []int{2},
 		afterTimed: afterTimed,
 	}, o, stderr)
 }
@@ -110,7 +109,7 @@ func benchGoUNet(b compute.Backend, cfg unet.UNetConfig, o options, afterTimed f
 	return benchSteps(b, stepsSpec{
 		label: "unet", process: p, train: unetTrainConfig, batches: batches,
 		den:     diffusion.Denoiser{Fn: unet.UNet(cfg), Prediction: diffusion.PredictEpsilon},
-		sampler: diffusion.DDPM{P: p, Variance: diffusion.FixedSmall, ClipX0: true},
+		sampler: diffusion.DDPM{Variance: diffusion.FixedSmall, ClipX0: true},
 		samples: o.unetSamples, dims: dims, afterTimed: afterTimed,
 	}, o, stderr)
 }
@@ -156,7 +155,7 @@ func benchSteps(b compute.Backend, spec stepsSpec, o options, stderr io.Writer) 
 			profile = f
 			fmt.Fprintf(stderr, "bench: %s: CPU profile of the timed training steps → %s\n", spec.label, f.Name())
 		}
-		_, err := tr.TrainStep(spec.batches[i], nil)
+		_, err := tr.TrainStep(spec.batches[i], cond.Condition{})
 		return err
 	})
 	if profile != nil {
@@ -182,16 +181,12 @@ func benchSteps(b compute.Backend, spec stepsSpec, o options, stderr io.Writer) 
 	if err != nil {
 		return res, err
 	}
-	st, err := newSampleStep(b, store, spec.den, spec.sampler, spec.samples, spec.dims)
+	st, err := newSampleStep(b, store, spec.process.Model(spec.den), spec.sampler, spec.samples, spec.dims)
 	if err != nil {
 		return res, err
 	}
-	defer st.exec.Finalize()
-	T := spec.process.T()
-	res.sample, err = timeCalls(o.warmup, o.runs, func(i int) error {
-		// Step indices T−1, T−2, … as in a sampling run.
-		return st.step(T - 1 - i%T)
-	})
+	defer st.d.Close()
+	res.sample, err = timeCalls(o.warmup, o.runs, func(int) error { return st.step() })
 	if err != nil {
 		return res, fmt.Errorf("sampling step: %w", err)
 	}
@@ -218,56 +213,48 @@ func modelParams(store *model.Store) int {
 	return n
 }
 
-// sampleStep is one compiled sampler step x_t → x_{t−1} on n samples, built
-// as diffusion.Sample builds it, with its running state.
+// sampleStep runs a sampler one step at a time through the sampling core's
+// driver (diffusion.NewDriver): each step is the model's evaluation on the
+// batch and the solver's update, as in diffusion.Sample.
 type sampleStep struct {
-	exec *model.Exec
-	x    *tensors.Tensor // current samples [n, dims...]
-	rng  *tensors.Tensor // random state
+	d     *diffusion.Driver
+	batch *diffusion.BatchRun
+	n     int
 }
 
-// newSampleStep compiles s's step for n samples shaped dims each and draws x_T.
-func newSampleStep(b compute.Backend, store *model.Store, den diffusion.Denoiser, s diffusion.Sampler, n int, dims []int) (*sampleStep, error) {
-	exec, err := model.NewExec(b, store, func(scope *model.Scope, x, tIdx, rng *Node) (*Node, *Node, *Node) {
-		t := BroadcastToDims(ConvertDType(tIdx, dtypes.Int32), x.Shape().Dimensions[0])
-		return s.Step(scope.In(diffusion.ModelScope), den, x, t, nil, rng)
-	})
+// newSampleStep prepares sampler s for n samples shaped dims each, starting
+// from prior noise.
+func newSampleStep(b compute.Backend, store *model.Store, m diffusion.Model, s diffusion.Solver, n int, dims []int) (*sampleStep, error) {
+	d, err := diffusion.NewDriver(b, store, m, s, dims, diffusion.SampleOptions{Seed: 1})
 	if err != nil {
 		return nil, err
 	}
-	rng, err := RNGStateFromSeed(1)
-	if err != nil {
+	st := &sampleStep{d: d, n: n}
+	if st.batch, err = d.Batch(0, n); err != nil {
+		d.Close()
 		return nil, err
 	}
-	// x_T ~ N(0, I), drawn on the host.
-	r := rand.New(rand.NewPCG(1, 2))
-	shape := append([]int{n}, dims...)
-	size := 1
-	for _, d := range shape {
-		size *= d
-	}
-	x0 := make([]float32, size)
-	for i := range x0 {
-		x0[i] = float32(r.NormFloat64())
-	}
-	return &sampleStep{exec: exec, x: tensors.FromFlatDataAndDimensions(x0, shape...), rng: rng}, nil
+	return st, nil
 }
 
-// step runs the compiled step at step index t, replacing the samples and the
-// random state by the step's outputs.
-func (s *sampleStep) step(t int) error {
-	outs, err := safecall.Call(s.exec, s.x, tensors.FromScalar(int32(t)), s.rng)
-	if err != nil {
+// step runs the next sampling step (T−1, T−2, … as in a sampling run),
+// starting a new batch from fresh noise when the last one is done.
+func (s *sampleStep) step() error {
+	done, err := s.batch.Step()
+	if err != nil || !done {
 		return err
 	}
-	s.x, s.rng = outs[0], outs[2]
-	return nil
+	if s.batch, err = s.d.Batch(0, s.n); err != nil {
+		return err
+	}
+	_, err = s.batch.Step()
+	return err
 }
 
 // checkFinite reports samples that are NaN or infinite (a broken step).
 func (s *sampleStep) checkFinite() error {
-	for i, v := range tensors.MustCopyFlatData[float32](s.x) {
-		if v != v || v > 1e30 || v < -1e30 {
+	for i, v := range s.batch.Result() {
+		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e30 {
 			return fmt.Errorf("sampling step: sample value %d is %v", i, v)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/unet"
 )
@@ -89,7 +90,7 @@ func TestPeerMatchesGoModel(t *testing.T) {
 	var want []goOut
 	for _, act := range acts {
 		den := diffusion.Denoiser{Fn: unet.MLP(unet.MLPConfig{Activation: act}), Prediction: diffusion.PredictEpsilon}
-		sampler := diffusion.DDPM{P: proc, Variance: diffusion.FixedSmall}
+		sampler := diffusion.DDPM{Variance: diffusion.FixedSmall}
 		store := model.NewStore()
 		store.SetParam(model.ParamInitialSeed, int64(7))
 		// Three graphs on one store: the first creates the weights, the others reuse them.
@@ -110,19 +111,12 @@ func TestPeerMatchesGoModel(t *testing.T) {
 		}
 		xT, tT := tensors.FromFlatDataAndDimensions(x, n, 2), tensors.FromValue(ts)
 		eps := call(func(ms *model.Scope, in []*Node) []*Node {
-			return []*Node{proc.Predict(ms, den, in[0], in[1], nil)}
+			return []*Node{proc.Predict(ms, den, in[0], in[1], cond.Nodes{})}
 		}, xT, tT)[0]
-		rng, err := RNGStateFromSeed(11)
-		if err != nil {
-			t.Fatal(err)
-		}
-		step := call(func(ms *model.Scope, in []*Node) []*Node {
-			next, _, _ := sampler.Step(ms, den, in[0], in[1], nil, in[2])
-			_, z := RandomNormal(in[2], in[0].Shape()) // the draw Step made from the same state
-			return []*Node{next, z}
-		}, xT, tT, rng)
+		z := normal(1)
+		next := ddpmStepPerExample(t, proc, sampler, x, tensors.MustCopyFlatData[float32](eps), z, ts)
 		loss := call(func(ms *model.Scope, in []*Node) []*Node {
-			return []*Node{proc.Losses(ms, den, in[0], in[1], in[2], nil, diffusion.LossConfig{}).Loss}
+			return []*Node{proc.Losses(ms, den, in[0], in[1], in[2], cond.Nodes{}, diffusion.LossConfig{}).Loss}
 		}, tensors.FromFlatDataAndDimensions(x0, n, 2), tT, tensors.FromFlatDataAndDimensions(noise, n, 2))[0]
 
 		weights := map[string]weight{}
@@ -137,9 +131,8 @@ func TestPeerMatchesGoModel(t *testing.T) {
 			weights[v.Path()] = weight{Shape: v.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](val)}
 		}
 		cases = append(cases, map[string]any{"activation": act, "weights": weights, "x": x, "t": ts,
-			"z": tensors.MustCopyFlatData[float32](step[1]), "x0": x0, "noise": noise})
-		want = append(want, goOut{tensors.MustCopyFlatData[float32](eps), tensors.MustCopyFlatData[float32](step[0]),
-			tensors.MustCopyFlatData[float32](loss)})
+			"z": z, "x0": x0, "noise": noise})
+		want = append(want, goOut{tensors.MustCopyFlatData[float32](eps), next, tensors.MustCopyFlatData[float32](loss)})
 	}
 	py := checkForward(t, p, map[string]any{"cases": cases}, len(acts))
 	for i, act := range acts {
@@ -147,6 +140,42 @@ func TestPeerMatchesGoModel(t *testing.T) {
 		compare(t, act+" DDPM step", want[i].next, py[i].Next)
 		compare(t, act+" L_simple", want[i].loss, py[i].Loss)
 	}
+}
+
+// ddpmStepPerExample is the Go side's DDPM step for examples at different
+// steps: for example e (D = len(x)/len(ts) values), s.Step from the level of
+// step ts[e] to the one before (the data after step 0), with the model's ε̂
+// and the draws z.
+func ddpmStepPerExample(t *testing.T, p *diffusion.Process, s diffusion.DDPM, x, eps, z []float32, ts []int32) []float32 {
+	t.Helper()
+	d := len(x) / len(ts)
+	f64 := func(v []float32) []float64 {
+		out := make([]float64, len(v))
+		for i, a := range v {
+			out[i] = float64(a)
+		}
+		return out
+	}
+	next := make([]float32, 0, len(x))
+	for e, i := range ts {
+		from, to := p.At(p.Time(int(i))), diffusion.DataLevel
+		if i > 0 {
+			to = p.At(p.Time(int(i) - 1))
+		}
+		xe := f64(x[e*d : (e+1)*d])
+		out, err := diffusion.ConvertOutput(diffusion.PredictEpsilon, xe, f64(eps[e*d:(e+1)*d]), from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _, err := s.Step(from, to, xe, out, f64(z[e*d:(e+1)*d]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range v {
+			next = append(next, float32(a))
+		}
+	}
+	return next
 }
 
 // compare checks |go − py| ≤ 1e-5 (1 + |py|) elementwise. Both sides are

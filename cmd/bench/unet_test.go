@@ -16,6 +16,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/unet"
 )
@@ -182,33 +183,28 @@ func TestUNetPeerMatchesGoModel(t *testing.T) {
 	x, x0, noise := images(false), images(true), images(false)
 
 	den := diffusion.Denoiser{Fn: unet.UNet(cfg), Prediction: diffusion.PredictEpsilon}
-	sampler := diffusion.DDPM{P: proc, Variance: diffusion.FixedSmall, ClipX0: true}
+	sampler := diffusion.DDPM{Variance: diffusion.FixedSmall, ClipX0: true}
 	store := model.NewStore()
 	store.SetParam(model.ParamInitialSeed, int64(9))
 	ex, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) []*Node {
 		ms := scope.In(diffusion.ModelScope)
-		xN, tN, rng, x0N, noiseN := in[0], in[1], in[2], in[3], in[4]
-		eps := proc.Predict(ms, den, xN, tN, nil)
-		next, _, _ := sampler.Step(ms.ResetVisited(), den, xN, tN, nil, rng)
-		_, z := RandomNormal(rng, xN.Shape()) // the draw Step made from the same state
-		loss := proc.Losses(ms.ResetVisited(), den, x0N, tN, noiseN, nil, diffusion.LossConfig{}).Loss
-		return []*Node{eps, next, z, loss}
+		xN, tN, x0N, noiseN := in[0], in[1], in[2], in[3]
+		eps := proc.Predict(ms, den, xN, tN, cond.Nodes{})
+		loss := proc.Losses(ms.ResetVisited(), den, x0N, tN, noiseN, cond.Nodes{}, diffusion.LossConfig{}).Loss
+		return []*Node{eps, loss}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ex.Finalize()
-	rng, err := RNGStateFromSeed(13)
-	if err != nil {
-		t.Fatal(err)
-	}
 	img := func(v []float32) *tensors.Tensor { return tensors.FromFlatDataAndDimensions(v, n, side, side, 1) }
-	outs, err := ex.Call(img(x), tensors.FromValue(ts), rng, img(x0), img(noise))
+	outs, err := ex.Call(img(x), tensors.FromValue(ts), img(x0), img(noise))
 	if err != nil {
 		t.Fatal(err)
 	}
-	goEps, goNext := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
-	z, goLoss := tensors.MustCopyFlatData[float32](outs[2]), tensors.MustCopyFlatData[float32](outs[3])
+	goEps, goLoss := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
+	z := images(false)
+	goNext := ddpmStepPerExample(t, proc, sampler, x, goEps, z, ts)
 
 	weights := map[string]goWeight{}
 	params := 0

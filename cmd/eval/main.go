@@ -2,18 +2,15 @@
 //
 //	go run ./cmd/eval --model-path out/g8 --num-examples 500 --plot out/g8/bound.png
 //	go run ./cmd/eval --model-path out/mnist --samples 1000 --num-examples 100
+//	go run ./cmd/eval --model-path out/mnist-cond --sampler dpm++2m --guidance 2 --json
 //
-// It computes the variational bound of fresh data, term by term. For the 2-D
-// datasets the bound uses a Gaussian decoder, so it bounds the model's
-// negative log-density; it is printed in nats per example next to the true
-// density's value on the same data (the data's entropy), which no model can
-// beat on average. For images the bound uses the discretized decoder and is
-// reported in bits/dim over test images; then --samples images are drawn and
-// compared with the test set by the classifier-based Fréchet distance and
-// KID (features of this project's classifier, package tutorial/classifier:
-// not comparable with published FID), next to the same figures for real
-// training images and for Gaussian noise, which set the scale. --plot draws
-// every term of the bound against t.
+// For a DDPM checkpoint it computes the variational bound of fresh data,
+// term by term. For the 2-D datasets the bound uses a Gaussian decoder, so it
+// bounds the model's negative log-density; it is printed in nats per example
+// next to the true density's value on the same data (the data's entropy),
+// which no model can beat on average. For images the bound uses the
+// discretized decoder and is reported in bits/dim over --num-examples test
+// images. --plot draws every term of the bound against t.
 //
 // A score checkpoint (cmd/train --objective score) has no bound: eval
 // reports its exact log-likelihood through the probability-flow ODE
@@ -27,9 +24,45 @@
 // the same points and their paired difference, an estimate of
 // KL(data ‖ model). For images it prints bits/dim of --num-examples test
 // images (default 16: each costs hundreds of UNet passes) under uniform
-// dequantization, with the Hutchinson estimator by default. The flags of the
-// bound (--plot, --samples, --sample-steps, --cache) are refused for a score
-// checkpoint, and the likelihood's flags for a DDPM one.
+// dequantization, with the Hutchinson estimator by default. --plot is
+// refused for a score checkpoint, and the likelihood's flags for a DDPM one.
+//
+// The bound and the likelihood of a class-conditional checkpoint are those
+// of its unconditional model: every example gets the null condition ∅.
+//
+// For images it then draws --samples images (default 1000 for a DDPM
+// checkpoint, 0 for a score one) and compares them with the test set by the
+// classifier-based Fréchet distance and KID (features of this project's
+// classifier, package tutorial/classifier, cached in --cache: not comparable
+// with published FID), next to the same figures for real training images
+// and for Gaussian noise, which set the scale. The samples are drawn as
+// cmd/sample draws them (package internal/samplers): --sampler (default
+// ddim; any sampler of cmd/sample that the checkpoint can use, with its
+// default settings) over --sample-steps steps (0: the sampler's default, 50
+// for ddim), x̂₀ clipped; for a class-conditional checkpoint --class K
+// gives every sample the label K, --classes (the default) cycles through
+// the labels, and --guidance W applies classifier-free guidance (1: none).
+// These flags are refused for 2-D checkpoints (cmd/sample prints the sample
+// figures of 2-D data), and --class, --classes and --guidance for an
+// unconditional checkpoint.
+//
+// --json prints, as the last line of stdout after the human-readable lines,
+// one JSON object with every figure they show: checkpoint, step, weights,
+// model, num_examples and seconds (the whole evaluation); for a DDPM
+// checkpoint bits_per_dim (the bound) and its terms (2-D: bound_nats,
+// l0_nats, kl_nats, prior_nats; images: l0_bits_per_dim, kl_bits_per_dim,
+// prior_bits_per_dim); for a score checkpoint bits_per_dim and
+// bits_per_dim_se (and, 2-D, nll_nats, nll_se_nats, gap_nats, gap_se_nats);
+// for 2-D data data_nll_nats (the true density's); for samples samples_fd,
+// samples_kid, samples_kid_std, real_fd, real_kid, real_kid_std, noise_fd,
+// noise_kid, noise_kid_std, classifier_accuracy, num_samples, sampler,
+// sampler_desc, nfe (model evaluations per batch), total_nfe, steps,
+// sample_seconds, and for conditional checkpoints guidance, label_order,
+// class or classes, label_accuracy (the share of samples the classifier reads
+// as their requested label) and diversity (the mean distance between the
+// classifier features of two samples of the same label, relative to real
+// images of the same labels: 1 is as varied as the data). Figures that are
+// not finite are null.
 package main
 
 import (
@@ -41,12 +74,16 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
+	"github.com/godiffusion/diffusion-models/internal/samplers"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/plots"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
@@ -59,6 +96,12 @@ func main() {
 	}
 }
 
+// defaultSamples is --samples for DDPM image checkpoints.
+const defaultSamples = 1000
+
+// sampleFlags are the flags of the samples eval scores (images only).
+var sampleFlags = []string{"samples", "sampler", "sample-steps", "cache", "class", "classes", "guidance"}
+
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -66,13 +109,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("num-examples", 500, fmt.Sprintf("fresh data examples to evaluate (%d test images for a score model's ODE likelihood)", defaultScoreImages))
 	seed := fs.Int64("seed", 0, "seed of the data and of the noise")
 	noEMA := fs.Bool("no-ema", false, "use the raw weights instead of their EMA")
-	plot := fs.String("plot", "", "write a PNG of the bound's terms against t")
-	samples := fs.Int("samples", 1000, "images: samples to compare with the test set (0: none)")
-	sampleSteps := fs.Int("sample-steps", 100, "images: DDIM steps used to draw the samples")
+	plot := fs.String("plot", "", "DDPM checkpoints: write a PNG of the bound's terms against t")
+	samples := fs.Int("samples", defaultSamples, "images: samples to compare with the test set (0: none; default 1000 for DDPM checkpoints, 0 for score ones)")
+	samplerName := fs.String("sampler", "ddim", "images: sampler of the samples: ddpm, ddim, dpm++2m, dpm++2s, edm, em, pc, ode or langevin (as cmd/sample)")
+	sampleSteps := fs.Int("sample-steps", 0, "images: steps of the sampler (0: its default; 50 for ddim)")
+	class := fs.Int("class", -1, "images, class-conditional checkpoints: give every sample the label K")
+	classes := fs.Bool("classes", false, "images, class-conditional checkpoints: cycle through all labels (the default)")
+	guidance := fs.Float64("guidance", 1, "images, class-conditional checkpoints: classifier-free guidance weight W ≥ 0 (1: none)")
 	cacheDir := fs.String("cache", "out/classifiers", "images: folder caching the trained classifiers")
 	divName := fs.String("divergence", "", "score checkpoints: divergence in the ODE likelihood: exact, hutchinson (Rademacher probes) or gaussian (default: exact for 2-D data, hutchinson for images)")
 	solverName := fs.String("solver", "rk45", "score checkpoints: ODE solver of the likelihood: rk45 (adaptive), euler, heun or rk4")
 	odeSteps := fs.Int("ode-steps", defaultODESteps, "score checkpoints with a fixed-step --solver: number of steps")
+	jsonOut := fs.Bool("json", false, "print every figure as one JSON object on the last line of stdout")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,6 +135,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *n <= 0 {
 		return fmt.Errorf("--num-examples must be > 0, got %d", *n)
+	}
+	if *samples < 0 {
+		return fmt.Errorf("--samples must be ≥ 0, got %d", *samples)
 	}
 	solver, err := score.ParseSolver(*solverName)
 	if err != nil {
@@ -116,28 +167,85 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	for _, fl := range []string{"plot", "samples", "sample-steps", "cache", "divergence", "solver", "ode-steps"} {
-		boundFlag := fl == "plot" || fl == "samples" || fl == "sample-steps" || fl == "cache"
+	for _, fl := range []string{"plot", "divergence", "solver", "ode-steps"} {
 		switch {
 		case !given[fl]:
-		case cfg.IsScore() && boundFlag:
+		case cfg.IsScore() && fl == "plot":
 			return fmt.Errorf("--%s applies to DDPM checkpoints (the bound), but %s holds a score model (%s SDE), evaluated by its ODE likelihood", fl, path, cfg.SDE)
-		case !cfg.IsScore() && !boundFlag:
+		case !cfg.IsScore() && fl != "plot":
 			return fmt.Errorf("--%s applies to score checkpoints (the ODE likelihood), but %s holds a DDPM model, evaluated by its bound", fl, path)
 		}
 	}
-	store, err := diffusion.SamplingStore(ck, !*noEMA && diffusion.HasEMA(ck))
+	nSamples := *samples
+	if cfg.IsScore() && !given["samples"] {
+		nSamples = 0
+	}
+	// The samples: checked in full before anything runs.
+	var sampler *samplers.Sampler
+	var labels *samplers.Labels
+	labels, err = samplers.Conditioning(cfg, path, max(nSamples, 1), false, samplers.CondSettings{
+		Class: *class, Classes: *classes, Guidance: *guidance, Given: given})
 	if err != nil {
 		return err
+	}
+	for _, fl := range sampleFlags {
+		switch {
+		case !given[fl]:
+		case !cfg.IsImage():
+			return fmt.Errorf("--%s applies to image checkpoints, whose samples eval scores; %s holds a model of 2-D %s data (cmd/sample prints the figures of 2-D samples)", fl, path, cfg.Dataset)
+		case nSamples == 0 && fl != "samples" && fl != "cache":
+			return fmt.Errorf("--%s applies to the samples, but there are none (--samples 0)", fl)
+		}
+	}
+	if cfg.IsImage() && nSamples > 0 {
+		if sampler, err = samplers.Build(cfg, path, samplers.Settings{
+			Name: *samplerName, Steps: *sampleSteps, Given: map[string]bool{"sample-steps": given["sample-steps"]},
+			Solver: score.Heun, Corrector: 1,
+		}); err != nil {
+			return err
+		}
+	}
+	m, err := cfg.SamplingModel()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	useEMA := !*noEMA && diffusion.HasEMA(ck)
+	store, err := diffusion.SamplingStore(ck, useEMA)
+	if err != nil {
+		return err
+	}
+	weights := "EMA"
+	switch {
+	case ck.WeightsAreEMA:
+		weights = "exported EMA"
+	case !useEMA:
+		weights = "raw"
 	}
 	var progressW io.Writer = stderr
 	if *quiet {
 		progressW = nil
 	}
-	if cfg.IsScore() {
-		if _, _, _, err := cfg.BuildScore(); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+	if labels.Warning != "" && sampler != nil {
+		fmt.Fprintln(stderr, labels.Warning)
+	}
+	backend.Log = stderr
+	b, err := backend.New()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	null := ""
+	if cfg.Classes() > 0 {
+		what := "bound"
+		if cfg.IsScore() {
+			what = "likelihood"
 		}
+		null = fmt.Sprintf("; the %s of the unconditional model, every example with the null condition ∅", what)
+	}
+	fmt.Fprintf(stdout, "model: %s (step %d, %s weights; %s%s)\n", path, ck.Step, weights, modelDesc(cfg), null)
+	obj := map[string]any{"checkpoint": path, "step": ck.Step, "weights": weights, "model": modelDesc(cfg)}
+	switch {
+	case cfg.IsScore():
 		o := scoreOptions{n: *n, seed: *seed, solver: solver, steps: *odeSteps, divergence: div}
 		if *divName == "" && cfg.IsImage() {
 			o.divergence = score.HutchinsonRademacher
@@ -145,50 +253,74 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if !given["num-examples"] && cfg.IsImage() {
 			o.n = defaultScoreImages
 		}
-		backend.Log = stderr
-		b, err := backend.New()
-		if err != nil {
-			return err
-		}
-		return evalScore(stdout, progressW, b, cfg, store, o)
+		err = evalScore(stdout, progressW, b, cfg, m, store, o, obj)
+	case cfg.IsImage():
+		err = evalBoundImages(stdout, progressW, b, cfg, m, store, *n, *seed, *plot, obj)
+	default:
+		err = evalBound2D(stdout, progressW, b, cfg, m, store, *n, *seed, *plot, obj)
 	}
-	p, den, _, err := cfg.Build()
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	backend.Log = stderr
-	b, err := backend.New()
 	if err != nil {
 		return err
 	}
-	if cfg.IsImage() {
-		return evalImages(stdout, stderr, progressW, b, cfg, p, den, store, imageOptions{
-			bound: *n, samples: *samples, sampleSteps: *sampleSteps, seed: *seed, plot: *plot, cacheDir: *cacheDir})
+	if sampler != nil {
+		if err := evalSamples(stdout, stderr, progressW, b, cfg, store, sampler, labels, sampleOptions{
+			n: nSamples, seed: *seed, cacheDir: *cacheDir}, obj); err != nil {
+			return err
+		}
 	}
+	took := time.Since(start).Round(time.Millisecond)
+	fmt.Fprintf(stdout, "evaluated in %s\n", took)
+	obj["seconds"] = took.Seconds()
+	if *jsonOut {
+		return samplers.WriteJSON(stdout, obj)
+	}
+	return nil
+}
+
+// modelDesc describes the model of a configuration.
+func modelDesc(cfg experiment.Config) string {
+	var d string
+	if cfg.IsScore() {
+		d = fmt.Sprintf("score model, %s SDE", cfg.SDE)
+	} else {
+		d = fmt.Sprintf("DDPM model, T = %d, %s schedule", cfg.Timesteps, cfg.Schedule)
+	}
+	if k := cfg.Classes(); k > 0 {
+		d += fmt.Sprintf(", conditional on %d classes", k)
+	}
+	return d
+}
+
+// evalBound2D reports the bound on −log p_θ of n fresh 2-D points in nats,
+// term by term, next to the true density's on the same points.
+func evalBound2D(stdout, progress io.Writer, b compute.Backend, cfg experiment.Config, m diffusion.Model, store *model.Store, n int, seed int64, plot string, obj map[string]any) error {
 	ds, err := toy2d.ByName(cfg.Dataset)
 	if err != nil {
 		return err
 	}
-	pts := ds.Sample(rand.New(rand.NewPCG(uint64(*seed), 777)), *n)
-	x0 := tensors.FromFlatDataAndDimensions(toy2d.Flatten32(pts), *n, 2)
-	res, err := diffusion.VLB(b, store, den, p, x0, diffusion.VLBOptions{
-		Seed: *seed, Variance: cfg.SampleVariance(), Decoder: cfg.Decoder(), Progress: progressW,
+	pts := ds.Sample(rand.New(rand.NewPCG(uint64(seed), freshDataStream)), n)
+	x0 := tensors.FromFlatDataAndDimensions(toy2d.Flatten32(pts), n, 2)
+	res, err := diffusion.VLB(b, store, m, x0, diffusion.VLBOptions{
+		Seed: seed, Variance: cfg.SampleVariance(), Decoder: cfg.Decoder(), Progress: progress,
 	})
 	if err != nil {
 		return err
 	}
 	toNats := 2 * math.Ln2 // bits/dim × 2 dims × ln 2
+	total, l0, kl, prior := res.Total*toNats, res.Terms[0]*toNats, (res.Total-res.Terms[0]-res.Prior)*toNats, res.Prior*toNats
 	fmt.Fprintf(stdout, "bound on −log p_θ(x₀): %.3f nats per example (%.3f bits/dim) over %d fresh %s points\n",
-		res.Total*toNats, res.Total, *n, cfg.Dataset)
-	fmt.Fprintf(stdout, "  L₀ (decoder) %.3f, Σ KL terms %.3f, L_T (prior) %.2e nats\n",
-		res.Terms[0]*toNats, (res.Total-res.Terms[0]-res.Prior)*toNats, res.Prior*toNats)
-	fmt.Fprintf(stdout, "true density on the same points: %.3f nats (the data's entropy; no model can do better on average)\n",
-		toy2d.MeanNLL(ds, pts))
-	if *plot != "" {
-		if err := plotTerms(*plot, res.Terms, toNats, "nats per example"); err != nil {
+		total, res.Total, n, cfg.Dataset)
+	fmt.Fprintf(stdout, "  L₀ (decoder) %.3f, Σ KL terms %.3f, L_T (prior) %.2e nats\n", l0, kl, prior)
+	entropy := toy2d.MeanNLL(ds, pts)
+	fmt.Fprintf(stdout, "true density on the same points: %.3f nats (the data's entropy; no model can do better on average)\n", entropy)
+	obj["bound_nats"], obj["bits_per_dim"], obj["num_examples"] = total, res.Total, n
+	obj["l0_nats"], obj["kl_nats"], obj["prior_nats"], obj["data_nll_nats"] = l0, kl, prior, entropy
+	if plot != "" {
+		if err := plotTerms(plot, res.Terms, toNats, "nats per example"); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s\n", *plot)
+		fmt.Fprintf(stdout, "wrote %s\n", plot)
+		obj["outputs"] = []string{plot}
 	}
 	return nil
 }

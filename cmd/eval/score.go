@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
@@ -70,20 +71,20 @@ func meanSE(v []float64) (mean, se float64) {
 // model, log p_θ from the probability-flow ODE (score.LogLikelihood): for
 // 2-D data in nats per example next to the true density's on the same
 // points, for images in bits/dim of uniformly dequantized test images.
-func evalScore(stdout, progress io.Writer, b compute.Backend, cfg experiment.Config, store *model.Store, o scoreOptions) error {
-	sde, fn, _, err := cfg.BuildScore()
-	if err != nil {
-		return err
+func evalScore(stdout, progress io.Writer, b compute.Backend, cfg experiment.Config, m diffusion.Model, store *model.Store, o scoreOptions, obj map[string]any) error {
+	sde, ok := m.Levels.(score.SDE)
+	if !ok {
+		return fmt.Errorf("a score model's levels are an SDE, not %T", m.Levels)
 	}
 	opts := score.DefaultLikelihoodOptions()
-	opts.Solver, opts.Divergence, opts.Seed, opts.Progress = o.solver, o.divergence, uint64(o.seed), progress
+	opts.Solver, opts.Divergence, opts.Seed, opts.Progress = o.solver, o.divergence, o.seed, progress
 	how := fmt.Sprintf("%v divergence, %v solver", o.divergence, o.solver)
 	if o.solver != score.RK45 {
 		opts.Steps = o.steps
 		how = fmt.Sprintf("%v divergence, %v solver with %d steps", o.divergence, o.solver, o.steps)
 	}
 	if cfg.IsImage() {
-		return evalScoreImages(stdout, b, cfg, store, sde, fn, opts, o, how)
+		return evalScoreImages(stdout, b, cfg, m, store, sde, opts, o, how, obj)
 	}
 	ds, err := toy2d.ByName(cfg.Dataset)
 	if err != nil {
@@ -97,7 +98,7 @@ func evalScore(stdout, progress io.Writer, b compute.Backend, cfg experiment.Con
 	// The ODE state is integrated in float64 from exactly these points; the
 	// model runs in float32.
 	opts.DType = dtypes.Float32
-	logp, err := score.LogLikelihood(b, store, fn, sde, tensors.FromFlatDataAndDimensions(flat, o.n, 2), opts)
+	logp, err := score.LogLikelihood(b, store, m, tensors.FromFlatDataAndDimensions(flat, o.n, 2), opts)
 	if err != nil {
 		return err
 	}
@@ -106,20 +107,22 @@ func evalScore(stdout, progress io.Writer, b compute.Backend, cfg experiment.Con
 		nll[i], truth[i] = -logp[i], -ds.LogDensity(q)
 		gap[i] = nll[i] - truth[i]
 	}
-	m, se := meanSE(nll)
+	mean, se := meanSE(nll)
 	mt, _ := meanSE(truth)
 	mg, seg := meanSE(gap)
 	fmt.Fprintf(stdout, "−log p_θ(x) through the probability-flow ODE: %.3f ± %.3f nats per example (%.3f bits/dim) over %d fresh %s points (%s, %s SDE)\n",
-		m, se, m/(2*math.Ln2), o.n, cfg.Dataset, how, sde.Name())
+		mean, se, mean/(2*math.Ln2), o.n, cfg.Dataset, how, sde.Name())
 	fmt.Fprintf(stdout, "true density on the same points: %.3f nats (the data's entropy; no model can do better on average)\n", mt)
 	fmt.Fprintf(stdout, "gap, an estimate of KL(data ‖ model) ≥ 0: %.3f ± %.3f nats (%s, ε = %g)\n", mg, seg, likelihoodDescription, sde.MinTime())
+	obj["nll_nats"], obj["nll_se_nats"], obj["bits_per_dim"], obj["bits_per_dim_se"] = mean, se, mean/(2*math.Ln2), se/(2*math.Ln2)
+	obj["num_examples"], obj["data_nll_nats"], obj["gap_nats"], obj["gap_se_nats"] = o.n, mt, mg, seg
 	return nil
 }
 
 // evalScoreImages reports bits/dim of o.n test images, uniformly dequantized
 // (x = (k + u)/128 − 1, u ~ U[0, 1)), under the score model.
-func evalScoreImages(stdout io.Writer, b compute.Backend, cfg experiment.Config, store *model.Store, sde score.SDE, fn score.ModelFn,
-	opts score.LikelihoodOptions, o scoreOptions, how string) error {
+func evalScoreImages(stdout io.Writer, b compute.Backend, cfg experiment.Config, m diffusion.Model, store *model.Store, sde score.SDE,
+	opts score.LikelihoodOptions, o scoreOptions, how string, obj map[string]any) error {
 	test, err := mnist.Load(cfg.Dataset, "test")
 	if err != nil {
 		return err
@@ -140,7 +143,7 @@ func evalScoreImages(stdout io.Writer, b compute.Backend, cfg experiment.Config,
 	}
 	dims := cfg.DataDims()
 	opts.DType, opts.BatchSize = dtypes.Float32, scoreImageBatch
-	logp, err := score.LogLikelihood(b, store, fn, sde, tensors.FromFlatDataAndDimensions(x, append([]int{sub.N}, dims...)...), opts)
+	logp, err := score.LogLikelihood(b, store, m, tensors.FromFlatDataAndDimensions(x, append([]int{sub.N}, dims...)...), opts)
 	if err != nil {
 		return err
 	}
@@ -151,8 +154,9 @@ func evalScoreImages(stdout io.Writer, b compute.Backend, cfg experiment.Config,
 			return err
 		}
 	}
-	m, se := meanSE(bpd)
+	mean, se := meanSE(bpd)
 	fmt.Fprintf(stdout, "ODE likelihood: %.3f ± %.3f bits/dim over %d %s test images (%s, %s SDE; uniform dequantization, so an upper bound on the discrete model's bits/dim; a uniform density scores 8)\n",
-		m, se, sub.N, cfg.Dataset, how, sde.Name())
+		mean, se, sub.N, cfg.Dataset, how, sde.Name())
+	obj["bits_per_dim"], obj["bits_per_dim_se"], obj["num_examples"] = mean, se, sub.N
 	return nil
 }

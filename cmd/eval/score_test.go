@@ -146,7 +146,7 @@ func TestEvalScoreBadInput(t *testing.T) {
 		{[]string{"--model-path", sc, "--solver", "heun", "--ode-steps", "0"}, []string{"--ode-steps", "0"}},
 		{[]string{"--model-path", sc, "--ode-steps", "10"}, []string{"--ode-steps", "rk45"}},
 		{[]string{"--model-path", sc, "--plot", filepath.Join(t.TempDir(), "p.png")}, []string{"--plot", "score model"}},
-		{[]string{"--model-path", sc, "--samples", "10"}, []string{"--samples", "score model"}},
+		{[]string{"--model-path", sc, "--samples", "10"}, []string{"--samples", "image checkpoints", "2-D"}},
 		{[]string{"--model-path", ddpm, "--solver", "heun"}, []string{"--solver", "DDPM"}},
 		{[]string{"--model-path", ddpm, "--divergence", "exact"}, []string{"--divergence", "DDPM"}},
 		{[]string{"--model-path", sc, "--num-examples", "-1"}, []string{"--num-examples"}},
@@ -190,5 +190,15 @@ func TestEvalScoreImages(t *testing.T) {
 	// An untrained model is no better than a broad Gaussian, but the figure is finite and positive.
 	if v, _ := strconv.ParseFloat(m[1], 64); !(v > 0) || v > 1000 {
 		t.Errorf("%v bits/dim out of range", v)
+	}
+	// A score checkpoint's samples are scored when --samples asks for them
+	// (ddim by default), after its likelihood.
+	cache := t.TempDir()
+	seedClassifier(t, cache)
+	text, obj := evalJSON(t, "--model-path", dir, "--num-examples", "2", "--solver", "euler", "--ode-steps", "2",
+		"--samples", "6", "--sample-steps", "2", "--cache", cache)
+	checkFigures(t, text, obj, "bits_per_dim", "bits_per_dim_se", "samples_fd", "samples_kid", "real_fd", "noise_fd", "nfe", "sample_seconds")
+	if obj["sampler"] != "ddim" || obj["nfe"] != 2.0 {
+		t.Errorf("sampler %v with %v model evaluations, want ddim with 2", obj["sampler"], obj["nfe"])
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -105,5 +106,41 @@ func TestSampleImages(t *testing.T) {
 	}
 	if !strings.Contains(out, "4 images, 2 a row") {
 		t.Errorf("output %q", out)
+	}
+}
+
+// TestSampleImagesClassMajor samples a two-step class-conditional UNet:
+// with 20 samples of 10 classes the grid is 2 images wide, one class a row
+// (class-major labels), and with 7 samples, which 10 does not divide, the
+// labels cycle and the grid is ⌈√7⌉ = 3 wide. Guidance runs the doubled
+// batch.
+func TestSampleImagesClassMajor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and runs a UNet")
+	}
+	dir := t.TempDir()
+	c := experiment.DefaultImages("mnist")
+	c.Timesteps, c.ClassCond, c.PUncond = 50, true, 0.1
+	cmdtest.Train(t, backendForTest(t), c, dir, 2, 8)
+	for _, tc := range []struct {
+		n, cols int
+		order   string
+		args    []string
+		line    string
+	}{
+		{20, 2, "class-major", []string{"--guidance", "2"}, "20 images, 2 a row; row r holds class r"},
+		{7, 3, "cycled", nil, "7 images, 3 a row)"},
+	} {
+		grid := filepath.Join(t.TempDir(), "grid.png")
+		out, obj := sampleJSON(t, append([]string{"--model-path", dir, "--num-samples", strconv.Itoa(tc.n), "--sampler", "dpm++2m", "--sample-steps", "2", "--out", grid}, tc.args...)...)
+		if st, err := os.Stat(grid); err != nil || st.Size() == 0 {
+			t.Errorf("no grid: %v", err)
+		}
+		if !strings.Contains(out, tc.line) {
+			t.Errorf("output lacks %q:\n%s", tc.line, out)
+		}
+		if obj["label_order"] != tc.order || num(t, obj, "grid_columns") != float64(tc.cols) || num(t, obj, "classes") != 10 || num(t, obj, "nfe") != 2 {
+			t.Errorf("JSON %v, want label_order %s, grid_columns %d, classes 10, nfe 2", obj, tc.order, tc.cols)
+		}
 	}
 }

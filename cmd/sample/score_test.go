@@ -36,7 +36,8 @@ func zeroWeights(t *testing.T, dir string) {
 	cmdtest.ZeroWeights(t, filepath.Join(dir, "model.ckpt"))
 }
 
-// readCSV returns the samples of base.csv after checking its header.
+// readCSV returns the samples of base.csv after checking its header ("x,y",
+// or "x,y,label" for labelled samples, whose labels it drops).
 func readCSV(t *testing.T, base string) [][2]float64 {
 	t.Helper()
 	raw, err := os.ReadFile(base + ".csv")
@@ -44,15 +45,23 @@ func readCSV(t *testing.T, base string) [][2]float64 {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if lines[0] != "x,y" {
-		t.Fatalf("%s.csv starts %q, want the header x,y", base, lines[0])
+	cols := 2
+	switch lines[0] {
+	case "x,y":
+	case "x,y,label":
+		cols = 3
+	default:
+		t.Fatalf("%s.csv starts %q, want the header x,y or x,y,label", base, lines[0])
 	}
 	pts := make([][2]float64, 0, len(lines)-1)
 	for _, l := range lines[1:] {
 		f := strings.Split(l, ",")
+		if len(f) != cols {
+			t.Fatalf("%s.csv: bad line %q", base, l)
+		}
 		x, err1 := strconv.ParseFloat(f[0], 64)
 		y, err2 := strconv.ParseFloat(f[1], 64)
-		if len(f) != 2 || err1 != nil || err2 != nil {
+		if err1 != nil || err2 != nil {
 			t.Fatalf("%s.csv: bad line %q", base, l)
 		}
 		pts = append(pts, [2]float64{x, y})
@@ -184,8 +193,9 @@ func TestSampleZeroScore(t *testing.T) {
 	}
 }
 
-// TestSampleScoreBadInput: wrong sampler for the objective, flags that do
-// not apply to the sampler, bad values; each exits with an error naming the
+// TestSampleScoreBadInput: a score sampler for a DDPM checkpoint that is not
+// the VP SDE's discretisation, flags that do not apply to the sampler, bad
+// values; each exits with an error naming the
 // problem and writes nothing.
 func TestSampleScoreBadInput(t *testing.T) {
 	vp, ve := trainScore(t, "vp"), trainScore(t, "ve")
@@ -195,9 +205,7 @@ func TestSampleScoreBadInput(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--model-path", vp, "--sampler", "ddim"}, []string{"--sampler ddim", "score model", "pc, em, ode"}},
-		{[]string{"--model-path", vp, "--sampler", "ddpm"}, []string{"--sampler ddpm", "score model"}},
-		{[]string{"--model-path", ddpm50, "--sampler", "pc"}, []string{"DDPM", "T = 1000", "--sampler ddpm or ddim"}},
+		{[]string{"--model-path", ddpm50, "--sampler", "pc"}, []string{"DDPM", "T = 1000", "--sampler ddpm, ddim, dpm++2m, dpm++2s or edm"}},
 		{[]string{"--model-path", vp, "--sampler", "langevin"}, []string{"langevin", "--sde ve", "vp"}},
 		{[]string{"--model-path", vp, "--sampler", "ode", "--solver", "midpoint"}, []string{"--solver", "midpoint"}},
 		{[]string{"--model-path", vp, "--snr", "-1"}, []string{"--snr", "-1"}},

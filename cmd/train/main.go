@@ -4,6 +4,12 @@
 //	go run ./cmd/train --dataset mnist --timesteps 1000 --batch-size 64 --steps 5000 --out out/mnist
 //	go run ./cmd/train --dataset gaussians8 --objective score --sde vp --steps 3000 --out out/g8-score
 //
+// --class-cond makes the model class-conditional on the dataset's labels
+// (gaussians8: the mode, label k at angle kπ/4; moons: the moon; mnist and
+// fashion-mnist: the class), with the label replaced by the null label ∅ for
+// a share --p-uncond of the examples (default 0.1), so that cmd/sample can
+// apply classifier-free guidance (--guidance).
+//
 // --objective ddpm (the default) trains a denoiser on the discrete process
 // (--timesteps, --schedule, --prediction, --loss, --variance,
 // --timestep-sampler). --objective score trains a score model s_θ(x, t) by
@@ -78,6 +84,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.GradClip, "grad-clip", d2.GradClip, fmt.Sprintf("clip the global gradient norm, 0: off (default %g for images)", di.GradClip))
 	fs.Float64Var(&f.EMA, "ema", d2.EMA, fmt.Sprintf("EMA decay of the weights, 0: off (default %g for images)", di.EMA))
 	fs.StringVar(&f.TimestepSampler, "timestep-sampler", d2.TimestepSampler, "uniform or loss-aware")
+	fs.BoolVar(&f.ClassCond, "class-cond", false, "condition the model on the dataset's class labels (gaussians8: 8 modes, moons: 2, mnist and fashion-mnist: 10), for guided sampling")
+	fs.Float64Var(&f.PUncond, "p-uncond", experiment.DefaultPUncond, "with --class-cond: probability of training an example with the null label ∅, so that the model also learns the unconditional ε for classifier-free guidance")
 	fs.Int64Var(&f.Seed, "seed", d2.Seed, "random seed")
 	steps := fs.Int64("steps", 3000, "total optimisation steps")
 	out := fs.String("out", "", "output folder (required)")
@@ -142,6 +150,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		c = experiment.Default(f.Dataset)
 		fs.Visit(func(fl *flag.Flag) { c = applyFlag(c, f, fl.Name) })
+		pUncondGiven := false
+		fs.Visit(func(fl *flag.Flag) { pUncondGiven = pUncondGiven || fl.Name == "p-uncond" })
+		switch {
+		case pUncondGiven && !c.ClassCond:
+			return fmt.Errorf("--p-uncond %g applies to class-conditional models only: add --class-cond", f.PUncond)
+		case c.ClassCond && !pUncondGiven:
+			c.PUncond = experiment.DefaultPUncond
+		}
 		if c.IsScore() {
 			var ddpmOnly []string
 			fs.Visit(func(fl *flag.Flag) {
@@ -189,6 +205,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	objective := fmt.Sprintf("T=%d %s schedule, %s prediction, %s loss", c.Timesteps, c.Schedule, c.Prediction, c.Loss)
 	if c.IsScore() {
 		objective = fmt.Sprintf("denoising score matching, %s SDE", c.SDE)
+	}
+	if c.ClassCond {
+		objective += fmt.Sprintf(", conditional on %d classes (label dropped for %g of the examples)", c.Classes(), c.PUncond)
 	}
 	fmt.Fprintf(stderr, "train: %s, %s model, %s, batch %d, lr %g, %d steps → %s\n",
 		c.Dataset, c.Model, objective, c.BatchSize, c.LearningRate, *steps, ckptPath)
@@ -253,6 +272,10 @@ func flagField(flagName string) string {
 		return "grad_clip"
 	case "timestep-sampler":
 		return "timestep_sampler"
+	case "class-cond":
+		return "class_cond"
+	case "p-uncond":
+		return "p_uncond"
 	case "unet-config":
 		return "unet"
 	case "hidden", "blocks", "activation":
@@ -307,6 +330,10 @@ func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 		c.EMA = f.EMA
 	case "timestep-sampler":
 		c.TimestepSampler = f.TimestepSampler
+	case "class-cond":
+		c.ClassCond = f.ClassCond
+	case "p-uncond":
+		c.PUncond = f.PUncond
 	case "seed":
 		c.Seed = f.Seed
 	}

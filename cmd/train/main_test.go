@@ -58,6 +58,52 @@ func TestTrainAndResume(t *testing.T) {
 	}
 }
 
+// TestTrainClassCond trains class-conditional models: --class-cond records
+// the labels' use and the default p_uncond of 0.1 in the checkpoint,
+// --p-uncond sets it, the training batches carry labels (the trained model
+// reads them: its class embedding exists), and resuming with another
+// --p-uncond is refused.
+func TestTrainClassCond(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		p     float64
+		model string
+	}{
+		{[]string{"--dataset", "gaussians8", "--class-cond"}, 0.1, "mlp"},
+		{[]string{"--dataset", "moons", "--class-cond", "--p-uncond", "0.25"}, 0.25, "mlp"},
+		{[]string{"--dataset", "mnist", "--class-cond", "--unet-config", "small", "--batch-size", "4", "--timesteps", "50"}, 0.1, "unet"},
+	} {
+		dir := filepath.Join(t.TempDir(), "run")
+		args := append([]string{"--steps", "3", "--out", dir, "--quiet"}, c.args...)
+		if c.model == "mlp" {
+			args = append(args, tiny...)
+		}
+		if out, err := train(t, args...); err != nil {
+			t.Fatalf("%v: %v\n%s", c.args, err, out)
+		}
+		ck, err := diffusion.ReadCheckpoint(filepath.Join(dir, "model.ckpt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := experiment.FromJSON(ck.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cfg.ClassCond || cfg.PUncond != c.p || cfg.Model != c.model {
+			t.Errorf("%v: configuration class_cond %v, p_uncond %g, model %s; want true, %g, %s", c.args, cfg.ClassCond, cfg.PUncond, cfg.Model, c.p, c.model)
+		}
+		want := "/model/class_embedding/embeddings"
+		if _, ok := ck.Variables[want]; !ok {
+			t.Errorf("%v: no %s in the checkpoint", c.args, want)
+		}
+		if c.model == "mlp" {
+			if _, err := train(t, "--out", dir, "--resume", "--steps", "5", "--p-uncond", "0.5", "--quiet"); err == nil || !strings.Contains(err.Error(), "--p-uncond") {
+				t.Errorf("resume with another --p-uncond: %v", err)
+			}
+		}
+	}
+}
+
 func TestTrainBadInput(t *testing.T) {
 	cases := []struct {
 		args []string
@@ -70,6 +116,9 @@ func TestTrainBadInput(t *testing.T) {
 		{[]string{"--steps", "0"}, "--steps"},
 		{[]string{"--activation", "tanh"}, "tanh"},
 		{[]string{"--bogus-flag"}, "bogus-flag"},
+		{[]string{"--p-uncond", "0.2"}, "--class-cond"},
+		{[]string{"--dataset", "swissroll", "--class-cond"}, "no class labels"},
+		{[]string{"--class-cond", "--p-uncond", "1"}, "p_uncond"},
 		{[]string{"extra-argument"}, "extra-argument"},
 	}
 	for _, c := range cases {
@@ -169,7 +218,7 @@ func TestTrainScore(t *testing.T) {
 				t.Errorf("learning rate %g without --lr, want 2e-3", c.LearningRate)
 			}
 			// What a sampling command does: rebuild the model from the configuration and sample.
-			sdeObj, fn, _, err := c.BuildScore()
+			m, err := c.SamplingModel()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,7 +226,7 @@ func TestTrainScore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x, err := score.Sample(backend.MustShared(), store, fn, score.EulerMaruyama{Process: sdeObj, Steps: 5}, 8, c.DataDims(), score.SampleOptions{Seed: 1})
+			x, err := diffusion.Sample(backend.MustShared(), store, m, score.EulerMaruyama{Steps: 5}, 8, c.DataDims(), diffusion.SampleOptions{Seed: 1})
 			if err != nil {
 				t.Fatalf("sampling the trained score model: %v", err)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
 
@@ -67,14 +68,23 @@ func TimeStep(t float64, n int) int {
 // Use it with VP(schedules.DefaultVPSDE()) for a schedule made with
 // schedules' linear betas and T = 1000; for other schedules the match holds
 // only as far as ᾱ_i ≈ e^{−B(i/(T−1))}. Learned-variance channels are
-// dropped.
-func DenoiserScore(p *diffusion.Process, den diffusion.Denoiser) ModelFn {
+// dropped. (This map of the VP link, i = round(t (T−1)), is Song et al.'s;
+// it is not the time of DDPM's own levels, t_i = (i+1)/T of
+// diffusion.Process.Time, which DDPM models sampled on their own levels use.)
+func DenoiserScore(p *diffusion.Process, den diffusion.Denoiser) ScoreFn {
 	n := p.T()
-	return func(scope *model.Scope, x, t, cond *Node) *Node {
+	return func(scope *model.Scope, x, t *Node, c cond.Nodes) *Node {
 		idx := ConvertDType(ClipScalar(Round(MulScalar(ConvertDType(t, dtypes.Float64), float64(n-1))), 0, float64(n-1)), dtypes.Int32)
-		out := p.Predict(scope, den, x, idx, cond)
+		out := p.Predict(scope, den, x, idx, c)
 		pred, _ := den.Split(out)
 		_, eps := p.X0AndEps(den.Prediction, x, idx, pred)
 		return p.ScoreFromEps(idx, eps)
 	}
+}
+
+// DenoiserModel returns a DDPM denoiser trained on p as a score model of the
+// SDE sde (see [DenoiserScore]): a diffusion.Model whose noise levels are the
+// SDE's, so that the SDE and ODE solvers of this package sample it.
+func DenoiserModel(p *diffusion.Process, den diffusion.Denoiser, sde SDE) diffusion.Model {
+	return Model(sde, DenoiserScore(p, den))
 }

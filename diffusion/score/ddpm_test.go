@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/unet"
 )
@@ -88,7 +89,7 @@ func TestDenoiserScoreMatchesGaussianScore(t *testing.T) {
 	times := []float64{0.001, 0.02, 0.1, 0.35, 0.6, 0.9, 1}
 	xs := []float64{0.3, -1.2, 2.0, 0.0, 1.5, -0.4, 0.8}
 	exec, err := model.NewExec(tb(), model.NewStore(), func(scope *model.Scope, x, tt *Node) *Node {
-		return fn(scope, Reshape(x, len(xs), 1), tt, nil)
+		return fn(scope, Reshape(x, len(xs), 1), tt, cond.Nodes{})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -126,9 +127,8 @@ func TestDenoiserScoreSamples(t *testing.T) {
 	const mu, sd, n = 0.5, 0.7, 4000
 	sch, _ := schedules.New("linear", 1000)
 	p, _ := diffusion.NewProcess(sch)
-	fn := DenoiserScore(p, diffusion.GaussianOptimalDenoiser(sch, mu, sd))
-	vp := VP(schedules.DefaultVPSDE())
-	x, err := Sample(tb(), nil, fn, ODE{Process: vp, Steps: 100, Solver: Heun}, n, []int{1}, SampleOptions{Seed: 3, DType: dtypes.Float64})
+	m := DenoiserModel(p, diffusion.GaussianOptimalDenoiser(sch, mu, sd), VP(schedules.DefaultVPSDE()))
+	x, err := diffusion.Sample(tb(), nil, m, ODE{Steps: 100, Solver: Heun}, n, []int{1}, diffusion.SampleOptions{Seed: 3, DType: dtypes.Float64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,25 +166,24 @@ func TestMultiEvaluationSamplersWithVariables(t *testing.T) {
 		t.Fatal(err)
 	}
 	x0 := tensors.FromValue([][]float32{{1, 0}, {0, 1}, {-1, 0}, {0, -1}})
-	if _, err := tr.TrainStep(x0, nil); err != nil {
+	if _, err := tr.TrainStep(x0, cond.Condition{}); err != nil {
 		t.Fatal(err)
 	}
 	ck, err := tr.Checkpoint(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := DenoiserScore(p, den)
-	vp := VP(schedules.DefaultVPSDE())
-	for _, s := range []Sampler{
-		ODE{Process: vp, Steps: 4, Solver: Heun},
-		ODE{Process: vp, Steps: 4, Solver: RK4},
-		PredictorCorrector{Process: vp, Steps: 4, Corrector: 2, SNR: DefaultSNRVP},
+	m := DenoiserModel(p, den, VP(schedules.DefaultVPSDE()))
+	for _, s := range []diffusion.Solver{
+		ODE{Steps: 4, Solver: Heun},
+		ODE{Steps: 4, Solver: RK4},
+		PredictorCorrector{Steps: 4, Corrector: 2, SNR: DefaultSNRVP},
 	} {
 		store, err := diffusion.SamplingStore(ck, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, err := Sample(tb(), store, fn, s, 8, []int{2}, SampleOptions{Seed: 2})
+		x, err := diffusion.Sample(tb(), store, m, s, 8, []int{2}, diffusion.SampleOptions{Seed: 2})
 		if err != nil {
 			t.Fatalf("%T: %v", s, err)
 		}

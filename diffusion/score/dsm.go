@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 )
 
 // Denoising score matching (Vincent 2011) in continuous time (Song et al.
@@ -35,8 +36,8 @@ import (
 //	x_t = m(t) x₀ + σ(t) z,   ℓ = (1/D) Σ_d (σ(t) s_θ(x_t, t)_d + z_d)²,
 //
 // which is (σ(t)²/D) ‖s_θ(x_t, t) − ∇ log p_{0t}(x_t | x₀)‖². fn is called
-// with scope, x_t, t and cond (nil when unconditioned).
-func DenoisingScoreMatching(scope *model.Scope, sde SDE, fn ModelFn, x0, t, noise, cond *Node) *Node {
+// with scope, x_t, t and the condition c (zero when unconditioned).
+func DenoisingScoreMatching(scope *model.Scope, sde SDE, fn ScoreFn, x0, t, noise *Node, c cond.Nodes) *Node {
 	if x0.Rank() < 2 {
 		exceptions.Panicf("score: DenoisingScoreMatching needs x₀ shaped [B, ...], got %s", x0.Shape())
 	}
@@ -50,7 +51,7 @@ func DenoisingScoreMatching(scope *model.Scope, sde SDE, fn ModelFn, x0, t, nois
 	mean, std := sde.GraphMarginal(t)
 	mean, std = dsmPerExample(mean, x0), dsmPerExample(std, x0)
 	xt := Add(Mul(mean, x0), Mul(std, noise))
-	s := fn(scope, xt, t, cond)
+	s := fn(scope, xt, t, c)
 	if !s.Shape().Equal(x0.Shape()) {
 		exceptions.Panicf("score: the score model returned %s for x_t shaped %s", s.Shape(), x0.Shape())
 	}
@@ -62,15 +63,15 @@ func DenoisingScoreMatching(scope *model.Scope, sde SDE, fn ModelFn, x0, t, nois
 // t = ε + (1 − ε) u with u ~ U(0, 1) and ε = sde.MinTime(), and z ~ N(0, I),
 // from the store's generator, and returns [DenoisingScoreMatching]'s
 // per-example losses.
-func DSMLoss(sde SDE, fn ModelFn) diffusion.LossFn {
-	return func(scope *model.Scope, x0, cond *Node) *Node {
+func DSMLoss(sde SDE, fn ScoreFn) diffusion.LossFn {
+	return func(scope *model.Scope, x0 *Node, c cond.Nodes) *Node {
 		g := x0.Graph()
 		b := x0.Shape().Dimensions[0]
 		eps := sde.MinTime()
 		u := scope.RandomUniform(g, shapes.Make(x0.DType(), b))
 		t := AddScalar(MulScalar(u, 1-eps), eps)
 		z := scope.RandomNormal(g, x0.Shape())
-		return DenoisingScoreMatching(scope, sde, fn, x0, t, z, cond)
+		return DenoisingScoreMatching(scope, sde, fn, x0, t, z, c)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/backend"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 )
 
@@ -69,13 +70,13 @@ func TestDenoisingScoreMatchingValues(t *testing.T) {
 	for i := range x0 {
 		x0[i], z[i] = 2*rng.NormFloat64(), rng.NormFloat64()
 	}
-	fn := func(scope *model.Scope, x, tt, cond *Node) *Node {
+	fn := func(scope *model.Scope, x, tt *Node, _ cond.Nodes) *Node {
 		return Add(MulScalar(x, -a), BroadcastToShape(ExpandAxes(tt, -1), x.Shape()))
 	}
 	for _, sde := range dsmSDEs(t) {
 		t.Run(sde.Name(), func(t *testing.T) {
 			got := dsmRun(t, 1, func(scope *model.Scope, x0, tt, z *Node) *Node {
-				return score.DenoisingScoreMatching(scope, sde, fn, x0, tt, z, nil)
+				return score.DenoisingScoreMatching(scope, sde, fn, x0, tt, z, cond.Nodes{})
 			}, tensors.FromFlatDataAndDimensions(f32(x0), B, D), f32(ts), tensors.FromFlatDataAndDimensions(f32(z), B, D))[0]
 			for b := range B {
 				m, s := sde.Marginal(ts[b])
@@ -117,8 +118,8 @@ func TestDSMMinimiserIsTrueScore(t *testing.T) {
 	muT := tensors.FromFlatDataAndDimensions(f32(mu), 1, D)
 	for _, sde := range dsmSDEs(t) {
 		t.Run(sde.Name(), func(t *testing.T) {
-			trueScore := func(shift float64) score.ModelFn {
-				return func(scope *model.Scope, x, tt, _ *Node) *Node {
+			trueScore := func(shift float64) score.ScoreFn {
+				return func(scope *model.Scope, x, tt *Node, _ cond.Nodes) *Node {
 					g := x.Graph()
 					m, std := sde.GraphMarginal(tt)
 					m, std = ExpandAxes(m, -1), ExpandAxes(std, -1)
@@ -129,13 +130,13 @@ func TestDSMMinimiserIsTrueScore(t *testing.T) {
 			}
 			outs := dsmRun(t, 5, func(scope *model.Scope, x0 *Node) (*Node, *Node, *Node) {
 				g := x0.Graph()
-				exact := score.DSMLoss(sde, trueScore(0))(scope, x0, nil)
+				exact := score.DSMLoss(sde, trueScore(0))(scope, x0, cond.Nodes{})
 				// Paired draws for the perturbed score.
 				eps := sde.MinTime()
 				tt := AddScalar(MulScalar(scope.RandomUniform(g, shapes.Make(x0.DType(), N)), 1-eps), eps)
 				z := scope.RandomNormal(g, x0.Shape())
-				a := score.DenoisingScoreMatching(scope, sde, trueScore(0), x0, tt, z, nil)
-				b := score.DenoisingScoreMatching(scope, sde, trueScore(c), x0, tt, z, nil)
+				a := score.DenoisingScoreMatching(scope, sde, trueScore(0), x0, tt, z, cond.Nodes{})
+				b := score.DenoisingScoreMatching(scope, sde, trueScore(c), x0, tt, z, cond.Nodes{})
 				return exact, a, Sub(b, a)
 			}, tensors.FromFlatDataAndDimensions(x0, N, D))
 			// Float64 references by Simpson's rule over t ∈ [ε, 1].

@@ -1,8 +1,9 @@
 package score
 
 import (
-	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
-	"github.com/gomlx/gomlx/ml/model"
+	"math"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
 )
 
 // EulerMaruyama integrates the reverse-time SDE
@@ -14,29 +15,66 @@ import (
 //
 //	x_{k+1} = x_k − [f x_k − g² s_θ(x_k, t_k)] Δt + g(t_k) √Δt z.
 //
-// [Sample] returns the last step without its noise term (Song et al.'s
-// code does the same).
+// The last step is returned without its noise term (Song et al.'s code does
+// the same). The model's noise levels must be an [SDE].
 type EulerMaruyama struct {
-	// Process is the forward SDE.
-	Process SDE
 	// Steps is N ≥ 1, the number of steps.
 	Steps int
 }
 
-// SDE implements Sampler.
-func (s EulerMaruyama) SDE() SDE { return s.Process }
-
-// Times implements Sampler: N+1 times evenly spaced from 1 to ε.
-func (s EulerMaruyama) Times() ([]float64, error) {
-	return timeGrid("EulerMaruyama", s.Process, s.Steps)
+// Start implements diffusion.Solver.
+func (s EulerMaruyama) Start(b *diffusion.Batch) (diffusion.Stepper, error) {
+	sde, err := sdeOf(b.Levels, "Euler–Maruyama")
+	if err != nil {
+		return nil, err
+	}
+	times, err := timeGrid("EulerMaruyama", sde, s.Steps)
+	if err != nil {
+		return nil, err
+	}
+	return &emStepper{sde: sde, times: times, b: b, x: b.X}, nil
 }
 
-// Step implements Sampler.
-func (s EulerMaruyama) Step(scope *model.Scope, fn ModelFn, x, t, tNext, cond, rng *Node) (next, mean, newRNG *Node) {
-	drift, g := ReverseDrift(scope, fn, s.Process, x, t, cond)
-	dt := perExample(Sub(t, tNext), x) // Δt > 0
-	mean = Sub(x, Mul(drift, dt))
-	newRNG, z := RandomNormal(rng, x.Shape())
-	next = Add(mean, Mul(Mul(g, Sqrt(dt)), z))
-	return next, mean, newRNG
+type emStepper struct {
+	sde   SDE
+	times []float64
+	b     *diffusion.Batch
+	k     int
+	x     []float64
 }
+
+func (st *emStepper) Len() int { return len(st.times) - 1 }
+
+func (st *emStepper) Next() (diffusion.Query, bool) {
+	if st.k >= len(st.times)-1 {
+		return diffusion.Query{}, false
+	}
+	return diffusion.Query{X: st.x, Level: st.sde.At(st.times[st.k])}, true
+}
+
+func (st *emStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
+	t, tn := st.times[st.k], st.times[st.k+1]
+	lv := st.sde.At(t)
+	f, g := st.sde.DriftDiffusion(t)
+	dt := t - tn
+	last := st.k == len(st.times)-2
+	var z []float64
+	if !last {
+		z = st.b.Noise.Normal(len(st.x))
+	}
+	next := make([]float64, len(st.x))
+	noise := g * math.Sqrt(dt)
+	for i, x := range st.x {
+		s := -out.Eps[i] / lv.Sigma
+		next[i] = x - (f*x-g*g*s)*dt
+		if !last {
+			next[i] += noise * z[i]
+		}
+	}
+	st.x = next
+	info := &diffusion.StepInfo{K: st.k, T: tn, X: next, X0: out.X0}
+	st.k++
+	return info, nil
+}
+
+func (st *emStepper) Result() []float64 { return st.x }

@@ -3,9 +3,6 @@ package score
 import (
 	"fmt"
 	"math"
-
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // Default tolerances of the adaptive RK45 solver (those of Song et al.'s
@@ -18,31 +15,32 @@ const (
 // defaultMaxSteps bounds the steps of an adaptive solve (accepted or not).
 const defaultMaxSteps = 10000
 
-// odeFunc evaluates dy/dt at (t, y) for a flat float64 state.
-type odeFunc func(t float64, y []float64) ([]float64, error)
-
-// integration configures integrate.
-type integration struct {
-	solver     Solver
-	steps      int     // fixed-step solvers
-	rtol, atol float64 // RK45
-	maxSteps   int
-	onStep     func(k int, t float64, y []float64) // after every accepted step
+// Tolerance sets the error control of the adaptive RK45 solver: a step is
+// accepted when the RMS of e_i/(ATol + RTol·max(|y_i|, |y'_i|)) is ≤ 1, e the
+// local error estimate of the Dormand–Prince pair.
+type Tolerance struct {
+	// RTol is the relative tolerance (0: DefaultRTol).
+	RTol float64
+	// ATol is the absolute tolerance (0: DefaultATol).
+	ATol float64
+	// MaxSteps bounds the tried steps per batch (0: 10000).
+	MaxSteps int
 }
 
-// axpy returns y + Σ_j c_j k_j (float64).
-func axpy(y []float64, h float64, cs []float64, ks [][]float64) []float64 {
-	out := append([]float64(nil), y...)
-	for j, c := range cs {
-		if c == 0 {
-			continue
-		}
-		hc := h * c
-		for i := range out {
-			out[i] += hc * ks[j][i]
-		}
-	}
-	return out
+// tableau is an explicit Runge–Kutta method: stage s is evaluated at
+// t + c_s h, y + h Σ_j a_sj k_j, and the step is y + h Σ_j b_j k_j.
+type tableau struct {
+	c []float64
+	a [][]float64
+	b []float64
+}
+
+// The fixed-step rules of [Solver].
+var tableaus = map[Solver]tableau{
+	Euler: {c: []float64{0}, a: [][]float64{nil}, b: []float64{1}},
+	Heun:  {c: []float64{0, 1}, a: [][]float64{nil, {1}}, b: []float64{0.5, 0.5}},
+	RK4: {c: []float64{0, 0.5, 0.5, 1}, a: [][]float64{nil, {0.5}, {0, 0.5}, {0, 0, 1}},
+		b: []float64{1.0 / 6, 1.0 / 3, 1.0 / 3, 1.0 / 6}},
 }
 
 // Dormand–Prince 5(4) tableau (Dormand & Prince 1980): nodes c, stages a,
@@ -66,164 +64,191 @@ var (
 	}
 )
 
-// integrate solves dy/dt = f(t, y) from t0 to t1 (either direction) in
-// float64 and returns y(t1) and the number of evaluations of f.
+// axpy returns y + h Σ_j c_j k_j (float64).
+func axpy(y []float64, h float64, cs []float64, ks [][]float64) []float64 {
+	out := append([]float64(nil), y...)
+	for j, c := range cs {
+		if c == 0 {
+			continue
+		}
+		hc := h * c
+		for i := range out {
+			out[i] += hc * ks[j][i]
+		}
+	}
+	return out
+}
+
+// integrator solves dy/dt = F(t, y) from t0 to t1 (either direction) in
+// float64, one evaluation of F at a time: point says where F is needed, feed
+// gives it. Solvers wrap it to ask the model for F through the driver.
 //
-// Fixed-step solvers take steps equal steps h = (t1 − t0)/steps (rules in
-// [Solver]). RK45 is Dormand–Prince 5(4) with local extrapolation: a step
-// is accepted when the RMS over components of e_i/(atol + rtol·max(|y_i|,
-// |y'_i|)) is ≤ 1, e the difference between the fifth- and fourth-order
-// solutions, and the next step is h·min(5, max(0.2, 0.9·err^{−1/5})).
-func integrate(f odeFunc, t0, t1 float64, y0 []float64, cfg integration) ([]float64, int, error) {
-	nfe := 0
-	eval := func(t float64, y []float64) ([]float64, error) {
-		nfe++
-		return f(t, y)
-	}
-	y := y0
-	if cfg.solver != RK45 {
-		h := (t1 - t0) / float64(cfg.steps)
-		for k := range cfg.steps {
-			t := t0 + float64(k)*h
-			if k == cfg.steps-1 {
-				h = t1 - t // land exactly on t1
-			}
-			k1, err := eval(t, y)
-			if err != nil {
-				return nil, nfe, err
-			}
-			switch cfg.solver {
-			case Euler:
-				y = axpy(y, h, []float64{1}, [][]float64{k1})
-			case Heun:
-				k2, err := eval(t+h, axpy(y, h, []float64{1}, [][]float64{k1}))
-				if err != nil {
-					return nil, nfe, err
-				}
-				y = axpy(y, h, []float64{0.5, 0.5}, [][]float64{k1, k2})
-			case RK4:
-				k2, err := eval(t+h/2, axpy(y, h, []float64{0.5}, [][]float64{k1}))
-				if err != nil {
-					return nil, nfe, err
-				}
-				k3, err := eval(t+h/2, axpy(y, h, []float64{0.5}, [][]float64{k2}))
-				if err != nil {
-					return nil, nfe, err
-				}
-				k4, err := eval(t+h, axpy(y, h, []float64{1}, [][]float64{k3}))
-				if err != nil {
-					return nil, nfe, err
-				}
-				y = axpy(y, h, []float64{1.0 / 6, 1.0 / 3, 1.0 / 3, 1.0 / 6}, [][]float64{k1, k2, k3, k4})
-			default:
-				return nil, nfe, fmt.Errorf("score: unknown ODE solver %v", cfg.solver)
-			}
-			if cfg.onStep != nil {
-				cfg.onStep(k, t+h, y)
-			}
-		}
-		return y, nfe, nil
-	}
+// Fixed-step solvers take steps equal steps h = (t1 − t0)/steps (the last
+// one lands exactly on t1; rules in [Solver]). RK45 is Dormand–Prince 5(4)
+// with local extrapolation: a step is accepted when the RMS over components
+// of e_i/(atol + rtol·max(|y_i|, |y'_i|)) is ≤ 1, e the difference between the
+// fifth- and fourth-order solutions, and the next step is
+// h·min(5, max(0.2, 0.9·err^{−1/5})); the first try is h = (t1 − t0)/100.
+type integrator struct {
+	solver     Solver
+	steps      int
+	rtol, atol float64
+	maxSteps   int
 
-	rtol, atol := cfg.rtol, cfg.atol
-	if rtol <= 0 {
-		rtol = DefaultRTol
+	t0, t1, t, h float64
+	y            []float64
+	stage        int         // the stage whose derivative is needed next
+	ks           [][]float64 // the derivatives of the current step
+	point        []float64   // where stage `stage` is evaluated
+	k            int         // fixed: steps taken; RK45: tries
+	accepted     int
+	done         bool
+}
+
+// newIntegrator prepares the solve of dy/dt = F from y0 at t0 to t1.
+func newIntegrator(solver Solver, steps int, tol Tolerance, t0, t1 float64, y0 []float64) (*integrator, error) {
+	it := &integrator{solver: solver, steps: steps, rtol: tol.RTol, atol: tol.ATol, maxSteps: tol.MaxSteps, t0: t0, t1: t1, t: t0, y: y0}
+	switch {
+	case solver == RK45:
+		if tol.RTol < 0 || tol.ATol < 0 || tol.MaxSteps < 0 {
+			return nil, errorf("RK45 needs tolerances ≥ 0, got %+v", tol)
+		}
+		if it.rtol <= 0 {
+			it.rtol = DefaultRTol
+		}
+		if it.atol <= 0 {
+			it.atol = DefaultATol
+		}
+		if it.maxSteps <= 0 {
+			it.maxSteps = defaultMaxSteps
+		}
+		it.h = (t1 - t0) / 100
+		it.ks = make([][]float64, 7)
+	case tableaus[solver].b != nil:
+		if steps < 1 {
+			return nil, errorf("the %v solver needs Steps ≥ 1, got %d", solver, steps)
+		}
+		it.h = (t1 - t0) / float64(steps)
+		it.ks = make([][]float64, len(tableaus[solver].b))
+	default:
+		return nil, errorf("unknown ODE solver %v", solver)
 	}
-	if atol <= 0 {
-		atol = DefaultATol
+	it.point = y0
+	return it, nil
+}
+
+// next returns the time and state where F is needed next, or false when the
+// solve is done.
+func (it *integrator) next() (float64, []float64, bool) {
+	if it.done {
+		return 0, nil, false
 	}
-	maxSteps := cfg.maxSteps
-	if maxSteps <= 0 {
-		maxSteps = defaultMaxSteps
+	if it.solver == RK45 {
+		return it.t + dpC[it.stage]*it.h, it.point, true
 	}
-	span := t1 - t0
+	return it.t + tableaus[it.solver].c[it.stage]*it.stepH(), it.point, true
+}
+
+// stepH returns the size of the current fixed step (the last lands on t1).
+func (it *integrator) stepH() float64 {
+	if it.k == it.steps-1 {
+		return it.t1 - it.t
+	}
+	return it.h
+}
+
+// feed gives F at the point of next; it reports whether a step was
+// completed (accepted, for RK45), after which it.t and it.y are the new time
+// and state.
+func (it *integrator) feed(f []float64) (bool, error) {
+	if len(f) != len(it.y) {
+		return false, fmt.Errorf("score: the ODE's derivative has %d values, the state %d", len(f), len(it.y))
+	}
+	it.ks[it.stage] = f
+	it.stage++
+	if it.solver == RK45 {
+		return it.feedRK45()
+	}
+	tb := tableaus[it.solver]
+	h := it.stepH()
+	if it.stage < len(tb.b) {
+		it.point = axpy(it.y, h, tb.a[it.stage], it.ks[:it.stage])
+		return false, nil
+	}
+	it.y = axpy(it.y, h, tb.b, it.ks)
+	it.k++
+	if it.k == it.steps {
+		it.t = it.t1
+		it.done = true
+	} else {
+		it.t = it.t0 + float64(it.k)*it.h
+	}
+	it.stage = 0
+	it.point = it.y
+	return true, nil
+}
+
+// feedRK45 advances the Dormand–Prince state machine after a derivative.
+func (it *integrator) feedRK45() (bool, error) {
+	if it.stage == 1 { // the first derivative of the solve
+		done, err := it.beginTry()
+		it.done = done
+		return false, err
+	}
+	if it.stage < 7 { // stage 6 is evaluated at the fifth-order solution
+		it.point = axpy(it.y, it.h, dpA[it.stage], it.ks[:it.stage])
+		return false, nil
+	}
+	yNew := axpy(it.y, it.h, dpA[6], it.ks[:6])
+	errSum := 0.0
+	for i := range it.y {
+		e := 0.0
+		for s, c := range dpE {
+			e += c * it.ks[s][i]
+		}
+		e *= it.h
+		sc := it.atol + it.rtol*math.Max(math.Abs(it.y[i]), math.Abs(yNew[i]))
+		errSum += (e / sc) * (e / sc)
+	}
+	errNorm := math.Sqrt(errSum / float64(len(it.y)))
+	if math.IsNaN(errNorm) {
+		return false, fmt.Errorf("score: RK45: NaN in the state at t=%g", it.t)
+	}
+	accepted := errNorm <= 1
+	if accepted {
+		it.t += it.h
+		it.y = yNew
+		it.ks[0] = it.ks[6] // first same as last
+		it.accepted++
+	}
+	factor := 5.0
+	if errNorm > 0 {
+		factor = math.Min(5, math.Max(0.2, 0.9*math.Pow(errNorm, -0.2)))
+	}
+	it.h *= factor
+	it.k++
+	done, err := it.beginTry()
+	it.done = done
+	return accepted, err
+}
+
+// beginTry starts an RK45 try whose first derivative ks[0] is known: it
+// reports true when the solve has reached t1, and clamps the step so as not
+// to pass it.
+func (it *integrator) beginTry() (bool, error) {
+	it.stage = 1
+	span := it.t1 - it.t0
 	dir := math.Copysign(1, span)
-	h := span / 100 // first try; the controller adapts it at once
-	t := t0
-	k1, err := eval(t, y)
-	if err != nil {
-		return nil, nfe, err
+	if !(dir*(it.t1-it.t) > 1e-12*math.Abs(span)) {
+		return true, nil
 	}
-	accepted := 0
-	for tries := 0; dir*(t1-t) > 1e-12*math.Abs(span); tries++ {
-		if tries >= maxSteps {
-			return nil, nfe, fmt.Errorf("score: RK45 took more than %d steps from t=%g to t=%g (stuck at t=%g, h=%g); loosen the tolerances",
-				maxSteps, t0, t1, t, h)
-		}
-		if dir*(t+h-t1) > 0 {
-			h = t1 - t
-		}
-		ks := make([][]float64, 7)
-		ks[0] = k1
-		for s := 1; s < 7; s++ {
-			if ks[s], err = eval(t+dpC[s]*h, axpy(y, h, dpA[s], ks[:s])); err != nil {
-				return nil, nfe, err
-			}
-		}
-		yNew := axpy(y, h, dpA[6], ks[:6])
-		// The 7th stage was evaluated at yNew (the fifth-order solution).
-		errSum := 0.0
-		for i := range y {
-			e := 0.0
-			for s, c := range dpE {
-				e += c * ks[s][i]
-			}
-			e *= h
-			sc := atol + rtol*math.Max(math.Abs(y[i]), math.Abs(yNew[i]))
-			errSum += (e / sc) * (e / sc)
-		}
-		errNorm := math.Sqrt(errSum / float64(len(y)))
-		if math.IsNaN(errNorm) {
-			return nil, nfe, fmt.Errorf("score: RK45: NaN in the state at t=%g", t)
-		}
-		if errNorm <= 1 {
-			t += h
-			y = yNew
-			k1 = ks[6]
-			if cfg.onStep != nil {
-				cfg.onStep(accepted, t, y)
-			}
-			accepted++
-		}
-		factor := 5.0
-		if errNorm > 0 {
-			factor = math.Min(5, math.Max(0.2, 0.9*math.Pow(errNorm, -0.2)))
-		}
-		h *= factor
+	if it.k >= it.maxSteps {
+		return false, fmt.Errorf("score: RK45 took more than %d steps from t=%g to t=%g (stuck at t=%g, h=%g); loosen the tolerances",
+			it.maxSteps, it.t0, it.t1, it.t, it.h)
 	}
-	return y, nfe, nil
-}
-
-// toTensor makes a tensor of dtype dt shaped dims from float64 values.
-func toTensor(v []float64, dt dtypes.DType, dims []int) (*tensors.Tensor, error) {
-	switch dt {
-	case dtypes.Float64:
-		return tensors.FromFlatDataAndDimensions(append([]float64(nil), v...), dims...), nil
-	case dtypes.Float32:
-		f := make([]float32, len(v))
-		for i, x := range v {
-			f[i] = float32(x)
-		}
-		return tensors.FromFlatDataAndDimensions(f, dims...), nil
+	if dir*(it.t+it.h-it.t1) > 0 {
+		it.h = it.t1 - it.t
 	}
-	return nil, fmt.Errorf("score: host-side ODE integration supports Float32 and Float64, not %s", dt)
-}
-
-// fromTensor copies a Float32 or Float64 tensor to float64 values.
-func fromTensor(t *tensors.Tensor) ([]float64, error) {
-	switch t.DType() {
-	case dtypes.Float64:
-		return tensors.CopyFlatData[float64](t)
-	case dtypes.Float32:
-		f, err := tensors.CopyFlatData[float32](t)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]float64, len(f))
-		for i, x := range f {
-			out[i] = float64(x)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("score: host-side ODE integration supports Float32 and Float64, not %s", t.DType())
+	it.point = axpy(it.y, it.h, dpA[1], it.ks[:1])
+	return false, nil
 }

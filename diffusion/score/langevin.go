@@ -3,8 +3,7 @@ package score
 import (
 	"math"
 
-	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
-	"github.com/gomlx/gomlx/ml/model"
+	"github.com/godiffusion/diffusion-models/diffusion"
 )
 
 // DefaultLangevinStepSize is ε of Song & Ermon (2019) for σ_L = 0.01.
@@ -15,16 +14,15 @@ const DefaultLangevinStepSize = 2e-5
 // τ_i from 1 to ε = MinTime, σ_i = σ(τ_i); for the VE SDE,
 // σ(t) = σ_min (σ_max/σ_min)^t, so they form NCSN's geometric sequence from
 // σ_max to (almost) σ_min, and a noise-conditional score network is a VE
-// [ModelFn] evaluated at those τ_i. At each level it runs T steps of
+// score model evaluated at those τ_i. At each level it runs T steps of
 //
 //	α_i = ε σ_i²/σ_L²,  x ← x + ½ α_i s_θ(x, τ_i) + √α_i z,  z ~ N(0, I),
 //
 // starting from the SDE's prior. With another SDE (VP) the same rule runs
-// Langevin dynamics on each p_{τ_i} with σ_i the marginal std. [Sample]
-// returns the last step without its noise term.
+// Langevin dynamics on each p_{τ_i} with σ_i the marginal std. The last step
+// is returned without its noise term. The model's noise levels must be an
+// [SDE].
 type AnnealedLangevin struct {
-	// Process is the forward SDE (VE for NCSN).
-	Process SDE
 	// Levels is L ≥ 1, the number of noise levels.
 	Levels int
 	// StepsPerLevel is T ≥ 1, the Langevin steps at each level.
@@ -33,22 +31,11 @@ type AnnealedLangevin struct {
 	StepSize float64
 }
 
-// SDE implements Sampler.
-func (s AnnealedLangevin) SDE() SDE { return s.Process }
-
-// levels returns τ_0 = 1 > … > τ_{L−1} = ε.
-func (s AnnealedLangevin) levels() []float64 {
-	if s.Levels == 1 {
-		return []float64{s.Process.MinTime()}
-	}
-	return linspace(1, s.Process.MinTime(), s.Levels-1)
-}
-
-// Times implements Sampler: each level time τ_i repeated T times (step k
-// runs at τ_{⌊k/T⌋}), then τ_{L−1} once more to close the grid.
-func (s AnnealedLangevin) Times() ([]float64, error) {
-	if s.Process == nil {
-		return nil, errorf("AnnealedLangevin needs an SDE")
+// Start implements diffusion.Solver.
+func (s AnnealedLangevin) Start(b *diffusion.Batch) (diffusion.Stepper, error) {
+	sde, err := sdeOf(b.Levels, "annealed Langevin dynamics")
+	if err != nil {
+		return nil, err
 	}
 	if s.Levels < 1 || s.StepsPerLevel < 1 {
 		return nil, errorf("AnnealedLangevin needs Levels ≥ 1 and StepsPerLevel ≥ 1, got %d and %d", s.Levels, s.StepsPerLevel)
@@ -56,29 +43,57 @@ func (s AnnealedLangevin) Times() ([]float64, error) {
 	if s.StepSize < 0 || math.IsNaN(s.StepSize) {
 		return nil, errorf("AnnealedLangevin needs StepSize ≥ 0, got %v", s.StepSize)
 	}
-	lv := s.levels()
-	ts := make([]float64, 0, len(lv)*s.StepsPerLevel+1)
-	for _, tau := range lv {
-		for range s.StepsPerLevel {
-			ts = append(ts, tau)
-		}
-	}
-	return append(ts, lv[len(lv)-1]), nil
-}
-
-// Step implements Sampler; it runs at t and ignores tNext.
-func (s AnnealedLangevin) Step(scope *model.Scope, fn ModelFn, x, t, tNext, cond, rng *Node) (next, mean, newRNG *Node) {
 	eps := s.StepSize
 	if eps == 0 {
 		eps = DefaultLangevinStepSize
 	}
-	lv := s.levels()
-	_, sigmaL := s.Process.Marginal(lv[len(lv)-1])
-	_, st := s.Process.GraphMarginal(t)
-	alpha := perExample(MulScalar(Square(st), eps/(sigmaL*sigmaL)), x) // α_i = ε σ_i²/σ_L²
-	sc := fn(scope.ResetVisited(), x, t, cond)
-	mean = Add(x, Mul(MulScalar(alpha, 0.5), sc))
-	newRNG, z := RandomNormal(rng, x.Shape())
-	next = Add(mean, Mul(Sqrt(alpha), z))
-	return next, mean, newRNG
+	taus := []float64{sde.MinTime()}
+	if s.Levels > 1 {
+		taus = linspace(1, sde.MinTime(), s.Levels-1)
+	}
+	_, sigmaL := sde.Marginal(taus[len(taus)-1])
+	return &langevinStepper{s: s, sde: sde, taus: taus, eps: eps, sigmaL: sigmaL, b: b, x: b.X}, nil
 }
+
+type langevinStepper struct {
+	s           AnnealedLangevin
+	sde         SDE
+	taus        []float64 // τ_0 = 1 > … > τ_{L−1} = ε
+	eps, sigmaL float64
+	b           *diffusion.Batch
+	k           int // step number: level k / StepsPerLevel
+	x           []float64
+}
+
+func (st *langevinStepper) Len() int { return len(st.taus) * st.s.StepsPerLevel }
+
+func (st *langevinStepper) Next() (diffusion.Query, bool) {
+	if st.k >= st.Len() {
+		return diffusion.Query{}, false
+	}
+	return diffusion.Query{X: st.x, Level: st.sde.At(st.taus[st.k/st.s.StepsPerLevel])}, true
+}
+
+func (st *langevinStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
+	tau := st.taus[st.k/st.s.StepsPerLevel]
+	lv := st.sde.At(tau)
+	alpha := st.eps * lv.Sigma * lv.Sigma / (st.sigmaL * st.sigmaL) // α_i = ε σ_i²/σ_L²
+	last := st.k == st.Len()-1
+	next := make([]float64, len(st.x))
+	for i, x := range st.x {
+		next[i] = x + 0.5*alpha*(-out.Eps[i]/lv.Sigma)
+	}
+	if !last {
+		z := st.b.Noise.Normal(len(next))
+		sd := math.Sqrt(alpha)
+		for i := range next {
+			next[i] += sd * z[i]
+		}
+	}
+	st.x = next
+	info := &diffusion.StepInfo{K: st.k, T: tau, X: next, X0: out.X0}
+	st.k++
+	return info, nil
+}
+
+func (st *langevinStepper) Result() []float64 { return st.x }

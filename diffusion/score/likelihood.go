@@ -4,69 +4,26 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
-	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
-	"github.com/godiffusion/diffusion-models/internal/progress"
-	"github.com/godiffusion/diffusion-models/internal/safecall"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	dmath "github.com/godiffusion/diffusion-models/math"
 )
-
-// flatten reshapes [B, ...] to [B, D].
-func flatten(x *Node) *Node {
-	b := x.Shape().Dimensions[0]
-	return Reshape(x, b, x.Shape().Size()/max(b, 1))
-}
-
-// Divergence returns v(x) and the exact divergence ∇·v(x) = Σ_i ∂v_i/∂x_i of a
-// vector field v that maps [B, ...] to [B, ...] with examples independent
-// (no batch-coupling layers), one value per example ([B]). It takes D
-// reverse-mode passes, ∂(Σ_b v_{b,i})/∂x_{b,i} = ∂v_{b,i}/∂x_{b,i} for each
-// coordinate i: cheap for 2-D data, too slow for images (use
-// [HutchinsonDivergence]).
-func Divergence(v func(x *Node) *Node, x *Node) (value, div *Node) {
-	value = v(x)
-	out := flatten(value)
-	d := out.Shape().Dimensions[1]
-	for i := range d {
-		gi := flatten(Gradient(ReduceAllSum(SliceAxis(out, 1, AxisElem(i))), x)[0])
-		term := Reshape(SliceAxis(gi, 1, AxisElem(i)), -1)
-		if div == nil {
-			div = term
-		} else {
-			div = Add(div, term)
-		}
-	}
-	return value, div
-}
-
-// HutchinsonDivergence returns v(x) and Hutchinson's unbiased estimate of ∇·v(x) with
-// probe z (shaped like x, E[z zᵀ] = I: Rademacher or standard normal):
-//
-//	∇·v(x) = tr(∂v/∂x) = E_z[zᵀ (∂v/∂x) z] ≈ zᵀ ∇_x(zᵀ v(x)),
-//
-// one reverse-mode pass for any D; one value per example ([B]).
-func HutchinsonDivergence(v func(x *Node) *Node, x, z *Node) (value, div *Node) {
-	value = v(x)
-	vjp := Gradient(ReduceAllSum(Mul(value, z)), x)[0] // zᵀ ∂v/∂x, per example
-	return value, ReduceSum(flatten(Mul(vjp, z)), 1)
-}
 
 // DivergenceMethod says how [LogLikelihood] computes ∇·f̃.
 type DivergenceMethod int
 
 const (
-	// ExactDivergence sums the D diagonal Jacobian entries (see [Divergence]).
+	// ExactDivergence sums the D diagonal Jacobian entries (see diffusion.Divergence).
 	ExactDivergence DivergenceMethod = iota
-	// HutchinsonRademacher uses [HutchinsonDivergence] with z uniform on {−1, 1}^D.
+	// HutchinsonRademacher uses diffusion.HutchinsonDivergence with z uniform on {−1, 1}^D.
 	HutchinsonRademacher
-	// HutchinsonGaussian uses [HutchinsonDivergence] with z ~ N(0, I).
+	// HutchinsonGaussian uses diffusion.HutchinsonDivergence with z ~ N(0, I).
 	HutchinsonGaussian
 )
 
@@ -97,14 +54,14 @@ type LikelihoodOptions struct {
 	Divergence DivergenceMethod
 	// Seed draws the Hutchinson probes (one probe per example, fixed over
 	// the whole solve).
-	Seed uint64
+	Seed int64
 	// BatchSize bounds how many examples are integrated together (0: all).
 	BatchSize int
 	// DType of the model evaluations (default: x's dtype). The ODE state
 	// itself is integrated in float64 on the host.
 	DType dtypes.DType
-	// Cond is the conditioning input (first axis = number of examples), or nil.
-	Cond *tensors.Tensor
+	// Cond is the condition of every example (zero: none).
+	Cond cond.Condition
 	// PriorLogDensity, if set, replaces the prior N(0, PriorStd² I) as
 	// log p_1 (for instance with the exact p_1 of a test distribution); it
 	// receives one example's D values.
@@ -120,169 +77,146 @@ func DefaultLikelihoodOptions() LikelihoodOptions {
 }
 
 // LogLikelihood returns log p_ε(x) in nats for every example of x ([N, ...])
-// under the score model fn (variables in store under diffusion.ModelScope;
-// store may be nil) through the probability-flow ODE (Song et al. 2021,
-// eq. 39). With f̃(x, t) = f(t) x − ½ g(t)² s_θ(x, t), the
-// instantaneous change of variables d log p_t(x(t))/dt = −∇·f̃(x(t), t)
-// integrated from ε to 1 gives
+// under the model m (variables in store under diffusion.ModelScope; store
+// may be nil), whose noise levels must be an [SDE], through the
+// probability-flow ODE (Song et al. 2021, eq. 39). With
+// f̃(x, t) = f(t) x − ½ g(t)² s_θ(x, t), the instantaneous change of
+// variables d log p_t(x(t))/dt = −∇·f̃(x(t), t) integrated from ε to 1 gives
 //
 //	log p_ε(x(ε)) = log p_1(x(1)) + ∫_ε^1 ∇·f̃(x(t), t) dt,
 //
 // where x(t) solves dx/dt = f̃ from x(ε) = x and p_1 is the prior
 // N(0, σ_p² I): log p_1(y) = −(D/2) log(2π σ_p²) − |y|²/(2σ_p²). The state
-// [x, ∫∇·f̃] is integrated together in float64 on the host; each
-// derivative is one evaluation of a compiled graph. ∇·f̃ = D f(t) − ½ g² ∇·s_θ
-// is computed by automatic differentiation of f̃ (see
-// [Divergence], [HutchinsonDivergence]). With a Hutchinson estimator the
-// result is an unbiased estimate of the integral, hence of log p_ε up to the
-// prior term (average several seeds to reduce its variance).
-func LogLikelihood(backend compute.Backend, store *model.Store, fn ModelFn, sde SDE, x *tensors.Tensor, opts LikelihoodOptions) ([]float64, error) {
-	if store == nil {
-		store = model.NewStore()
-	}
-	if fn == nil || sde == nil {
-		return nil, fmt.Errorf("score: LogLikelihood needs a model and an SDE")
-	}
+// [x, ∫∇·f̃] is integrated together in float64 on the host; each derivative
+// is one model evaluation, which also returns ∇·ε̂ (exact, or Hutchinson's
+// estimate, see [DivergenceMethod]), and
+//
+//	∇·f̃ = D f(t) − ½ g² ∇·s_θ = D f(t) + ½ g² ∇·ε̂/σ(t).
+//
+// With a Hutchinson estimator the result is an unbiased estimate of the
+// integral, hence of log p_ε up to the prior term (average several seeds to
+// reduce its variance). It is a diffusion.Run of the [LikelihoodEvaluator].
+func LogLikelihood(backend compute.Backend, store *model.Store, m diffusion.Model, x *tensors.Tensor, opts LikelihoodOptions) ([]float64, error) {
 	if x == nil || x.Shape().Rank() < 2 || x.Shape().Dimensions[0] == 0 {
 		return nil, fmt.Errorf("score: LogLikelihood needs data shaped [N, ...] with N ≥ 1, got %v", shapeOf(x))
-	}
-	if opts.Solver != RK45 && opts.Solver != Euler && opts.Solver != Heun && opts.Solver != RK4 {
-		return nil, fmt.Errorf("score: LogLikelihood: unknown solver %v", opts.Solver)
-	}
-	if opts.Solver != RK45 && opts.Steps < 1 {
-		return nil, fmt.Errorf("score: LogLikelihood with the %v solver needs Steps ≥ 1, got %d", opts.Solver, opts.Steps)
 	}
 	if opts.Divergence < ExactDivergence || opts.Divergence > HutchinsonGaussian {
 		return nil, fmt.Errorf("score: LogLikelihood: unknown divergence method %v", opts.Divergence)
 	}
-	dt := opts.DType
-	if dt == dtypes.InvalidDType {
-		dt = x.DType()
+	if opts.Solver != RK45 && opts.Steps < 1 {
+		return nil, fmt.Errorf("score: LogLikelihood with the %v solver needs Steps ≥ 1, got %d", opts.Solver, opts.Steps)
 	}
-	all, err := fromTensor(x)
+	sh := x.Shape()
+	ev := LikelihoodEvaluator{Solver: opts.Solver, Steps: opts.Steps, Tolerance: Tolerance{RTol: opts.RTol, ATol: opts.ATol},
+		Divergence: opts.Divergence, PriorLogDensity: opts.PriorLogDensity}
+	res, err := diffusion.Run(backend, store, m, ev, sh.Dimensions[0], sh.Dimensions[1:], diffusion.SampleOptions{
+		Seed: opts.Seed, BatchSize: opts.BatchSize, DType: opts.DType, Cond: opts.Cond, Start: x, Progress: opts.Progress})
 	if err != nil {
 		return nil, err
 	}
-	n := x.Shape().Dimensions[0]
-	dims := x.Shape().Dimensions[1:]
-	d := len(all) / n
-	bs := opts.BatchSize
-	if bs <= 0 || bs > n {
-		bs = n
-	}
-	hutch := opts.Divergence != ExactDivergence
-	withCond := opts.Cond != nil
+	return res.Values, nil
+}
 
-	graphFn := func(scope *model.Scope, x, t, probe, cond *Node) (*Node, *Node) {
-		b := x.Shape().Dimensions[0]
-		tb := BroadcastToDims(ConvertDType(t, x.DType()), b)
-		vel := func(y *Node) *Node {
-			return ProbabilityFlowDrift(scope.In(diffusion.ModelScope), fn, sde, y, tb, cond)
-		}
-		if hutch {
-			return HutchinsonDivergence(vel, x, probe)
-		}
-		return Divergence(vel, x)
-	}
-	var exec *model.Exec
-	switch {
-	case hutch && withCond:
-		exec, err = model.NewExec(backend, store, func(s *model.Scope, x, t, z, c *Node) (*Node, *Node) { return graphFn(s, x, t, z, c) })
-	case hutch:
-		exec, err = model.NewExec(backend, store, func(s *model.Scope, x, t, z *Node) (*Node, *Node) { return graphFn(s, x, t, z, nil) })
-	case withCond:
-		exec, err = model.NewExec(backend, store, func(s *model.Scope, x, t, c *Node) (*Node, *Node) { return graphFn(s, x, t, nil, c) })
-	default:
-		exec, err = model.NewExec(backend, store, func(s *model.Scope, x, t *Node) (*Node, *Node) { return graphFn(s, x, t, nil, nil) })
-	}
+// LikelihoodEvaluator integrates the probability-flow ODE with its
+// divergence from the data (the run's starting points) at t = ε to t = 1, and
+// returns each example's log p_ε in nats (see [LogLikelihood]).
+type LikelihoodEvaluator struct {
+	// Solver and Steps choose the integration rule; Tolerance controls RK45.
+	Solver    Solver
+	Steps     int
+	Tolerance Tolerance
+	// Divergence chooses the exact divergence or a Hutchinson estimator.
+	Divergence DivergenceMethod
+	// PriorLogDensity, if set, replaces the prior's log-density.
+	PriorLogDensity func(x []float64) float64
+}
+
+// Label names the progress bar.
+func (LikelihoodEvaluator) Label() string { return "log-likelihood" }
+
+// Start implements diffusion.Solver.
+func (e LikelihoodEvaluator) Start(b *diffusion.Batch) (diffusion.Stepper, error) {
+	sde, err := sdeOf(b.Levels, "the ODE likelihood")
 	if err != nil {
 		return nil, err
 	}
-	defer exec.Finalize()
+	y0 := make([]float64, b.N*b.D+b.N)
+	copy(y0, b.X)
+	steps := e.Steps
+	if e.Solver == RK45 {
+		steps = 0
+	}
+	it, err := newIntegrator(e.Solver, steps, e.Tolerance, sde.MinTime(), 1, y0)
+	if err != nil {
+		return nil, err
+	}
+	st := &likelihoodStepper{e: e, sde: sde, it: it, n: b.N, d: b.D}
+	switch e.Divergence {
+	case HutchinsonRademacher:
+		st.probe = b.Noise.Rademacher(b.N * b.D)
+	case HutchinsonGaussian:
+		st.probe = b.Noise.Normal(b.N * b.D)
+	}
+	return st, nil
+}
 
-	priorStd := sde.PriorStd()
-	prior := opts.PriorLogDensity
+type likelihoodStepper struct {
+	e     LikelihoodEvaluator
+	sde   SDE
+	it    *integrator
+	n, d  int
+	probe []float64
+	t     float64
+	y     []float64
+}
+
+func (st *likelihoodStepper) Len() int { return 0 }
+
+func (st *likelihoodStepper) Next() (diffusion.Query, bool) {
+	t, y, ok := st.it.next()
+	if !ok {
+		return diffusion.Query{}, false
+	}
+	st.t, st.y = t, y
+	return diffusion.Query{X: y[:st.n*st.d], Level: st.sde.At(t), Divergence: true, Probe: st.probe}, true
+}
+
+func (st *likelihoodStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
+	nd := st.n * st.d
+	f, g := st.sde.DriftDiffusion(st.t)
+	sigma := st.sde.At(st.t).Sigma
+	dy := append(probabilityFlow(st.sde, st.t, st.y[:nd], out), make([]float64, st.n)...)
+	for e, div := range out.Div {
+		dy[nd+e] = float64(st.d)*f + 0.5*g*g*div/sigma
+	}
+	stepped, err := st.it.feed(dy)
+	if err != nil || !stepped {
+		return nil, err
+	}
+	return &diffusion.StepInfo{K: st.it.accepted - 1, T: st.it.t, X: st.it.y[:nd]}, nil
+}
+
+// Result returns log p_ε of every example: the prior's log-density at x(1)
+// plus the integrated divergence.
+func (st *likelihoodStepper) Result() []float64 {
+	nd := st.n * st.d
+	prior := st.e.PriorLogDensity
 	if prior == nil {
+		ps := st.sde.PriorStd()
 		prior = func(y []float64) float64 {
 			sq := 0.0
 			for _, v := range y {
 				sq += v * v
 			}
-			return -0.5*float64(len(y))*math.Log(2*math.Pi*priorStd*priorStd) - sq/(2*priorStd*priorStd)
+			return -0.5*float64(len(y))*math.Log(2*math.Pi*ps*ps) - sq/(2*ps*ps)
 		}
 	}
-	rng := rand.New(rand.NewPCG(opts.Seed, 0x5eed))
-	before := store.NumVariables()
-	bar := progress.New(opts.Progress, n, "log-likelihood")
-	logp := make([]float64, 0, n)
-	eps := sde.MinTime()
-	for start := 0; start < n; start += bs {
-		m := min(bs, n-start)
-		bdims := append([]int{m}, dims...)
-		var probe, cond *tensors.Tensor
-		if hutch {
-			z := make([]float64, m*d)
-			for i := range z {
-				if opts.Divergence == HutchinsonRademacher {
-					z[i] = float64(2*rng.IntN(2) - 1)
-				} else {
-					z[i] = rng.NormFloat64()
-				}
-			}
-			if probe, err = toTensor(z, dt, bdims); err != nil {
-				return nil, err
-			}
-		}
-		if withCond {
-			if cond, err = diffusion.SliceFirstAxis(opts.Cond, start, m); err != nil {
-				return nil, err
-			}
-		}
-		first := true
-		f := func(t float64, y []float64) ([]float64, error) {
-			xt, err := toTensor(y[:m*d], dt, bdims)
-			if err != nil {
-				return nil, err
-			}
-			args := []any{xt, tensors.FromScalar(t)}
-			if hutch {
-				args = append(args, probe)
-			}
-			if withCond {
-				args = append(args, cond)
-			}
-			outs, err := safecall.Call(exec, args...)
-			if err != nil {
-				return nil, fmt.Errorf("score: LogLikelihood at t=%g: %w", t, err)
-			}
-			if first && store.NumVariables() > before {
-				return nil, fmt.Errorf("score: the store lacks %d of the score model's variables (not trained or wrong checkpoint?)",
-					store.NumVariables()-before)
-			}
-			first = false
-			vel, err := fromTensor(outs[0])
-			if err != nil {
-				return nil, err
-			}
-			div, err := fromTensor(outs[1])
-			if err != nil {
-				return nil, err
-			}
-			return append(vel, div...), nil
-		}
-		y0 := make([]float64, m*d+m)
-		copy(y0, all[start*d:(start+m)*d])
-		y1, _, err := integrate(f, eps, 1, y0, integration{solver: opts.Solver, steps: opts.Steps, rtol: opts.RTol, atol: opts.ATol})
-		if err != nil {
-			return nil, err
-		}
-		for i := range m {
-			logp = append(logp, prior(y1[i*d:(i+1)*d])+y1[m*d+i])
-		}
-		bar.Add(m, "")
+	y := st.it.y
+	logp := make([]float64, st.n)
+	for e := range logp {
+		logp[e] = prior(y[e*st.d:(e+1)*st.d]) + y[nd+e]
 	}
-	bar.Done()
-	return logp, nil
+	return logp
 }
 
 // shapeOf describes t's shape for error messages (nil-safe).

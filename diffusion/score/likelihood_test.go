@@ -10,6 +10,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
 
@@ -65,7 +67,7 @@ func TestLogLikelihoodMatchesMixture(t *testing.T) {
 			if c.exact {
 				opts.PriorLogDensity = mix.At(c.sde, 1).LogDensity
 			}
-			got, err := LogLikelihood(tb(), nil, mix.ModelFn(c.sde), c.sde, rowsTensor(pts), opts)
+			got, err := LogLikelihood(tb(), nil, mix.Model(c.sde), rowsTensor(pts), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +96,7 @@ func TestLogLikelihoodMatchesMixture(t *testing.T) {
 func TestHutchinsonMatchesExactDivergence(t *testing.T) {
 	mix := testMixture(t)
 	vp, _ := NewSDE("vp")
-	fn := mix.ModelFn(vp)
+	fn := mix.ScoreFn(vp)
 	const probes = 4000
 	x0 := []float64{1.2, 0.7}
 	const tt = 0.3
@@ -110,10 +112,15 @@ func TestHutchinsonMatchesExactDivergence(t *testing.T) {
 	exec, err := model.NewExec(tb(), model.NewStore(), func(scope *model.Scope, x, zr, zg *Node) (*Node, *Node, *Node) {
 		tb := Scalar(x.Graph(), dtypes.Float64, tt)
 		tb = BroadcastToDims(tb, probes)
-		vel := func(y *Node) *Node { return ProbabilityFlowDrift(scope, fn, vp, y, tb, nil) }
-		_, exact := Divergence(vel, x)
-		_, hr := HutchinsonDivergence(vel, x, zr)
-		_, hg := HutchinsonDivergence(vel, x, zg)
+		f, g := vp.GraphDriftDiffusion(tb)
+		f, g = Reshape(f, probes, 1), Reshape(g, probes, 1)
+		// f̃ = f y − ½ g² s(y)
+		vel := func(y *Node) *Node {
+			return Sub(Mul(f, y), MulScalar(Mul(Square(g), fn(scope, y, tb, cond.Nodes{})), 0.5))
+		}
+		_, exact := diffusion.Divergence(vel, x)
+		_, hr := diffusion.HutchinsonDivergence(vel, x, zr)
+		_, hg := diffusion.HutchinsonDivergence(vel, x, zg)
 		return exact, hr, hg
 	})
 	if err != nil {
@@ -173,14 +180,14 @@ func TestLogLikelihoodHutchinson(t *testing.T) {
 		rows[i] = []float64{1.5, 1.1}
 	}
 	exactOpts := DefaultLikelihoodOptions()
-	exact, err := LogLikelihood(tb(), nil, mix.ModelFn(vp), vp, rowsTensor(rows[:1]), exactOpts)
+	exact, err := LogLikelihood(tb(), nil, mix.Model(vp), rowsTensor(rows[:1]), exactOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range []DivergenceMethod{HutchinsonRademacher, HutchinsonGaussian} {
 		opts := DefaultLikelihoodOptions()
 		opts.Divergence, opts.Seed = m, 9
-		got, err := LogLikelihood(tb(), nil, mix.ModelFn(vp), vp, rowsTensor(rows), opts)
+		got, err := LogLikelihood(tb(), nil, mix.Model(vp), rowsTensor(rows), opts)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,9 +5,13 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 )
 
 // Mixture is a mixture of isotropic Gaussians in D dimensions,
@@ -15,7 +19,7 @@ import (
 //	p(x) = Σ_k w_k N(x; μ_k, s_k² I),
 //
 // the data distribution whose score is known in closed form at every t of a
-// linear SDE (see [Mixture.At] and [Mixture.ModelFn]). Build it with
+// linear SDE (see [Mixture.At], [Mixture.Model] and [Mixture.ScoreFn]). Build it with
 // [NewMixture] or [RingMixture]; the zero value has no components and is
 // not usable.
 type Mixture struct {
@@ -203,18 +207,76 @@ func (m *Mixture) Sample(rng *rand.Rand, n int) [][]float64 {
 	return out
 }
 
-// ModelFn returns the exact score of the mixture's marginal under sde as a
-// score model, with no variables:
+// ScoreFn returns the exact score of the mixture's marginal under sde as a
+// score model, with no variables (see [Mixture.Model], which it shares its
+// graph with): s(x, t) = ∇ log p_t(x), or, for an example whose condition
+// holds the class label k (and is not null), ∇ log p_t(x | k), the score of
+// component k alone (as [Mixture.ConditionalModel]).
+func (m *Mixture) ScoreFn(sde SDE) ScoreFn {
+	return func(_ *model.Scope, x, t *Node, c cond.Nodes) *Node {
+		mt, st := sde.GraphMarginal(ConvertDType(t, x.DType()))
+		return m.score(x, mt, st, c)
+	}
+}
+
+// Model returns the exact score of the mixture at every level of levels
+// (any process: discrete or an SDE) as an unconditional sampling model, with
+// no variables:
 //
-//	s(x, t) = ∇ log p_t(x) = Σ_k r_k(x, t) (m(t) μ_k − x)/v_k(t),
-//	v_k(t) = m(t)² s_k² + σ(t)²,
-//	r_k = softmax_k(log w_k − ½ |x − m(t) μ_k|²/v_k − (D/2) log v_k),
+//	s(x) = ∇ log p_t(x) = Σ_k r_k(x) (α μ_k − x)/v_k,   v_k = α² s_k² + σ²,
+//	r_k = softmax_k(log w_k − ½ |x − α μ_k|²/v_k − (D/2) log v_k),
 //
 // where the softmax subtracts the largest logit, so points far from every
-// mode get finite responsibilities. x is [B, ...] with D elements per
-// example; cond is ignored. With it as the model, samplers must reproduce
-// p_ε (see [Mixture.At]) without training.
-func (m *Mixture) ModelFn(sde SDE) ModelFn {
+// mode get finite responsibilities. With it as the model, samplers must
+// reproduce p_ε (see [Mixture.At]) without training. It ignores any
+// condition; [Mixture.ConditionalModel] reads the component.
+func (m *Mixture) Model(levels diffusion.NoiseLevels) diffusion.Model {
+	return diffusion.Model{
+		Net: func(_ *model.Scope, x *Node, lv diffusion.LevelNodes, _ cond.Nodes) *Node {
+			return m.score(x, lv.Alpha, lv.Sigma, cond.Nodes{})
+		},
+		Prediction: diffusion.PredictScore,
+		Levels:     levels,
+	}
+}
+
+// ConditionalModel is [Mixture.Model] conditioned on the component: an
+// example whose condition holds the label k (cond.Class, not null) gets the
+// score of component k alone, ∇ log p_t(x | k) (r_k = 1); a null example
+// gets the mixture's. It is the exact class-conditional model that
+// classifier-free guidance needs, with K = the number of components.
+func (m *Mixture) ConditionalModel(levels diffusion.NoiseLevels) diffusion.Model {
+	return diffusion.Model{
+		Net: func(_ *model.Scope, x *Node, lv diffusion.LevelNodes, c cond.Nodes) *Node {
+			return m.score(x, lv.Alpha, lv.Sigma, c)
+		},
+		Prediction: diffusion.PredictScore,
+		Levels:     levels,
+		Inputs:     []string{cond.Class},
+		Classes:    len(m.Means),
+	}
+}
+
+// ClassLogProb returns the exact classifier of the mixture's components at
+// every level, log p_t(k | x) = log softmax_k of the logits of [Mixture.Model]
+// (0 for null examples), for classifier guidance (diffusion.ClassifierGuided).
+func (m *Mixture) ClassLogProb() diffusion.ClassifierFn {
+	return func(_ *model.Scope, x *Node, lv diffusion.LevelNodes, c cond.Nodes) *Node {
+		logits, _, _ := m.logits(x, lv.Alpha, lv.Sigma)
+		b, k := x.Shape().Dimensions[0], len(m.Means)
+		labels := c.Get(cond.Class)
+		if labels == nil {
+			return ZerosLike(Reshape(lv.T, b))
+		}
+		logp := ReduceSum(Mul(LogSoftmax(logits, -1), OneHot(labels, k, x.DType())), -1)
+		return Where(c.NullMask(x.Graph(), b), ZerosLike(logp), logp)
+	}
+}
+
+// logits returns, for x [B, ...] and α, σ [B], the logits
+// log w_k − ½ |x − α μ_k|²/v_k − (D/2) log v_k ([B, K]), the differences
+// x − α μ_k ([B, K, D]) and the variances v_k = α² s_k² + σ² ([B, K]).
+func (m *Mixture) logits(x, alpha, sigma *Node) (logits, diff, v *Node) {
 	k, d := len(m.Means), m.Dim()
 	flatMeans := make([]float64, 0, k*d)
 	logW := make([]float64, k)
@@ -224,23 +286,34 @@ func (m *Mixture) ModelFn(sde SDE) ModelFn {
 		logW[j] = math.Log(m.Weights[j])
 		vars[j] = m.Stds[j] * m.Stds[j]
 	}
-	return func(_ *model.Scope, x, t, _ *Node) *Node {
-		g, dt := x.Graph(), x.DType()
-		b := x.Shape().Dimensions[0]
-		if x.Shape().Size() != b*d {
-			exceptions.Panicf("score: Mixture.ModelFn: x shaped %s has %d elements per example, the mixture has dimension %d",
-				x.Shape(), x.Shape().Size()/max(b, 1), d)
-		}
-		xf := Reshape(x, b, 1, d)                                                                      // [B,1,D]
-		mt, st := sde.GraphMarginal(ConvertDType(t, dt))                                               // [B]
-		mt = Reshape(mt, b, 1)                                                                         // [B,1]
-		mu := Reshape(ConstAsDType(g, dt, flatMeans), 1, k, d)                                         // [1,K,D]
-		diff := Sub(xf, Mul(Reshape(mt, b, 1, 1), mu))                                                 // x − m μ_k: [B,K,D]
-		v := Add(Mul(Square(mt), Reshape(ConstAsDType(g, dt, vars), 1, k)), Reshape(Square(st), b, 1)) // [B,K]
-		logits := Sub(Add(Reshape(ConstAsDType(g, dt, logW), 1, k),
-			MulScalar(Div(ReduceSum(Square(diff), -1), v), -0.5)), MulScalar(Log(v), 0.5*float64(d)))
-		r := Softmax(logits, -1)                                       // [B,K]
-		s := Neg(ReduceSum(Mul(Reshape(Div(r, v), b, k, 1), diff), 1)) // [B,D]
-		return Reshape(s, x.Shape().Dimensions...)
+	g, dt := x.Graph(), x.DType()
+	b := x.Shape().Dimensions[0]
+	if x.Shape().Size() != b*d {
+		exceptions.Panicf("score: Mixture: x shaped %s has %d elements per example, the mixture has dimension %d",
+			x.Shape(), x.Shape().Size()/max(b, 1), d)
 	}
+	alpha, sigma = ConvertDType(alpha, dt), ConvertDType(sigma, dt)
+	xf := Reshape(x, b, 1, d)                                                                                          // [B,1,D]
+	mu := Reshape(ConstAsDType(g, dt, flatMeans), 1, k, d)                                                             // [1,K,D]
+	diff = Sub(xf, Mul(Reshape(alpha, b, 1, 1), mu))                                                                   // x − α μ_k: [B,K,D]
+	v = Add(Mul(Square(Reshape(alpha, b, 1)), Reshape(ConstAsDType(g, dt, vars), 1, k)), Reshape(Square(sigma), b, 1)) // [B,K]
+	logits = Sub(Add(Reshape(ConstAsDType(g, dt, logW), 1, k),
+		MulScalar(Div(ReduceSum(Square(diff), -1), v), -0.5)), MulScalar(Log(v), 0.5*float64(d)))
+	return logits, diff, v
+}
+
+// score is the mixture's score at x for α, σ [B], conditioned on the
+// component for labelled, non-null examples of c.
+func (m *Mixture) score(x, alpha, sigma *Node, c cond.Nodes) *Node {
+	logits, diff, v := m.logits(x, alpha, sigma)
+	b, k := x.Shape().Dimensions[0], len(m.Means)
+	if labels := c.Get(cond.Class); labels != nil {
+		g := x.Graph()
+		keep := LogicalOr(ConvertDType(OneHot(labels, k, dtypes.Int32), dtypes.Bool),
+			BroadcastToDims(Reshape(c.NullMask(g, b), b, 1), b, k)) // [B,K]
+		logits = Where(keep, logits, ConstAsDType(g, x.DType(), -1e30))
+	}
+	r := Softmax(logits, -1)                                       // [B,K]
+	s := Neg(ReduceSum(Mul(Reshape(Div(r, v), b, k, 1), diff), 1)) // [B,D]
+	return Reshape(s, x.Shape().Dimensions...)
 }

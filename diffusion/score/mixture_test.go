@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
@@ -58,19 +59,19 @@ func TestMixtureHostFormulas(t *testing.T) {
 	}
 }
 
-// TestMixtureModelFnMatchesHost compares the graph score (float64 and
+// TestMixtureScoreFnMatchesHost compares the graph score (float64 and
 // float32) with the host Score of Mixture.At(sde, t) at several points and
 // times, including a point 1000 units away (finite thanks to the
 // max-subtracted softmax; the host reference is stable too).
-func TestMixtureModelFnMatchesHost(t *testing.T) {
+func TestMixtureScoreFnMatchesHost(t *testing.T) {
 	mix := testMixture(t)
 	pts := [][]float64{{2, 0}, {0.5, 1.1}, {-1, -1.5}, {0, 0}, {1000, -700}, {0.62, 1.9}}
 	times := []float64{1e-3, 0.05, 0.3, 0.7, 1, 0.5}
 	for _, sde := range allSDEs(t)[:3] {
 		for _, dt := range []dtypes.DType{dtypes.Float64, dtypes.Float32} {
-			fn := mix.ModelFn(sde)
+			fn := mix.ScoreFn(sde)
 			exec, err := model.NewExec(tb(), model.NewStore(), func(scope *model.Scope, x, tt *Node) *Node {
-				return ConvertDType(fn(scope, ConvertDType(x, dt), ConvertDType(tt, dt), nil), dtypes.Float64)
+				return ConvertDType(fn(scope, ConvertDType(x, dt), ConvertDType(tt, dt), cond.Nodes{}), dtypes.Float64)
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -3,11 +3,10 @@ package score
 import (
 	"fmt"
 
-	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
-	"github.com/gomlx/gomlx/ml/model"
+	"github.com/godiffusion/diffusion-models/diffusion"
 )
 
-// Solver is a fixed-step or adaptive ODE integration rule.
+// Solver is an integration rule of the probability-flow ODE.
 type Solver int
 
 const (
@@ -21,8 +20,7 @@ const (
 	// k₄ = f̃(x + hk₃, t + h), x' = x + h (k₁ + 2k₂ + 2k₃ + k₄)/6.
 	RK4
 	// RK45 is the adaptive Dormand–Prince 5(4) pair with float64 error
-	// control on the host ([SampleAdaptive], [LogLikelihood]); the
-	// fixed-step [ODE] sampler does not accept it.
+	// control (see [Tolerance]).
 	RK45
 )
 
@@ -51,58 +49,94 @@ func ParseSolver(name string) (Solver, error) {
 	return 0, fmt.Errorf("score: unknown ODE solver %q (want euler, heun, rk4 or rk45)", name)
 }
 
-// ODE samples by integrating the probability-flow ODE
+// Evaluations returns the model evaluations per step of a fixed-step
+// solver (1, 2 or 4), 0 for RK45, whose count depends on the tolerances.
+func (s Solver) Evaluations() int {
+	return len(tableaus[s].b)
+}
+
+// ODE samples by integrating the probability-flow ODE (Song et al. 2021,
+// eq. 13), whose solutions have the same marginals p_t as the SDE,
 //
-//	dx/dt = f̃(x, t) = f(t) x − ½ g(t)² s_θ(x, t)
+//	dx/dt = f̃(x, t) = f(t) x − ½ g(t)² s_θ(x, t),
 //
-// (see [ProbabilityFlowDrift]) from t = 1 to ε = MinTime with Steps equal
-// steps h = t_{k+1} − t_k < 0 of the fixed-step Solver (Euler, Heun or RK4).
-// It is deterministic given the starting noise; Step's mean equals next.
+// from t = 1 to ε = MinTime: Steps equal steps of a fixed-step Solver
+// (Euler, Heun or RK4), or the adaptive RK45 within Tolerance (Song et al.'s
+// "ODE sampler"; Steps is then ignored and must be 0). It is deterministic
+// given the starting noise. The state is integrated in float64; each
+// derivative is one model evaluation. The model's noise levels must be an
+// [SDE].
 type ODE struct {
-	// Process is the forward SDE.
-	Process SDE
-	// Steps is N ≥ 1, the number of steps.
+	// Steps is N ≥ 1, the number of steps of a fixed-step solver.
 	Steps int
 	// Solver is the integration rule (zero value: Euler).
 	Solver Solver
+	// Tolerance controls RK45's steps.
+	Tolerance Tolerance
 }
 
-// SDE implements Sampler.
-func (s ODE) SDE() SDE { return s.Process }
-
-// Times implements Sampler: N+1 times evenly spaced from 1 to ε.
-func (s ODE) Times() ([]float64, error) {
-	if s.Solver != Euler && s.Solver != Heun && s.Solver != RK4 {
-		return nil, errorf("ODE sampler needs a fixed-step solver (euler, heun or rk4), got %v; use SampleAdaptive for rk45", s.Solver)
+// Start implements diffusion.Solver.
+func (s ODE) Start(b *diffusion.Batch) (diffusion.Stepper, error) {
+	sde, err := sdeOf(b.Levels, "the probability-flow ODE")
+	if err != nil {
+		return nil, err
 	}
-	return timeGrid("ODE", s.Process, s.Steps)
-}
-
-// Step implements Sampler.
-func (s ODE) Step(scope *model.Scope, fn ModelFn, x, t, tNext, cond, rng *Node) (next, mean, newRNG *Node) {
-	vel := func(x, t *Node) *Node { return ProbabilityFlowDrift(scope, fn, s.Process, x, t, cond) }
-	next = odeStep(s.Solver, vel, x, t, tNext)
-	return next, next, rng
-}
-
-// odeStep advances dx/dt = vel(x, t) from t to tNext ([B] each) with one
-// step of the fixed-step solver (see [Solver] for the rules).
-func odeStep(solver Solver, vel func(x, t *Node) *Node, x, t, tNext *Node) *Node {
-	h := Sub(tNext, t)
-	hx := perExample(h, x)
-	k1 := vel(x, t)
-	switch solver {
-	case Heun:
-		k2 := vel(Add(x, Mul(hx, k1)), tNext)
-		return Add(x, Mul(MulScalar(hx, 0.5), Add(k1, k2)))
-	case RK4:
-		half := MulScalar(hx, 0.5)
-		tMid := Add(t, MulScalar(h, 0.5))
-		k2 := vel(Add(x, Mul(half, k1)), tMid)
-		k3 := vel(Add(x, Mul(half, k2)), tMid)
-		k4 := vel(Add(x, Mul(hx, k3)), tNext)
-		sum := Add(Add(k1, k4), MulScalar(Add(k2, k3), 2))
-		return Add(x, Mul(DivScalar(hx, 6), sum))
+	if s.Solver == RK45 && s.Steps != 0 {
+		return nil, errorf("the ODE sampler with RK45 chooses its own steps; Steps must be 0, got %d", s.Steps)
 	}
-	return Add(x, Mul(hx, k1))
+	it, err := newIntegrator(s.Solver, s.Steps, s.Tolerance, 1, sde.MinTime(), b.X)
+	if err != nil {
+		return nil, err
+	}
+	return &odeStepper{sde: sde, it: it, fixed: s.Solver != RK45}, nil
+}
+
+type odeStepper struct {
+	sde   SDE
+	it    *integrator
+	fixed bool
+	t     float64 // time of the pending query
+	x     []float64
+}
+
+func (st *odeStepper) Len() int {
+	if st.fixed {
+		return st.it.steps
+	}
+	return 0
+}
+
+func (st *odeStepper) Next() (diffusion.Query, bool) {
+	t, x, ok := st.it.next()
+	if !ok {
+		return diffusion.Query{}, false
+	}
+	st.t, st.x = t, x
+	return diffusion.Query{X: x, Level: st.sde.At(t)}, true
+}
+
+func (st *odeStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
+	stepped, err := st.it.feed(probabilityFlow(st.sde, st.t, st.x, out))
+	if err != nil || !stepped {
+		return nil, err
+	}
+	k := st.it.k - 1
+	if !st.fixed {
+		k = st.it.accepted - 1
+	}
+	return &diffusion.StepInfo{K: k, T: st.it.t, X: st.it.y}, nil
+}
+
+func (st *odeStepper) Result() []float64 { return st.it.y }
+
+// probabilityFlow returns the velocity f̃ = f(t) x − ½ g(t)² s of the
+// probability-flow ODE at x, with the score s = −ε̂/σ(t) of the model's output.
+func probabilityFlow(sde SDE, t float64, x []float64, out diffusion.Output) []float64 {
+	f, g := sde.DriftDiffusion(t)
+	sigma := sde.At(t).Sigma
+	v := make([]float64, len(x))
+	for i, xi := range x {
+		v[i] = f*xi + 0.5*g*g*out.Eps[i]/sigma // −½ g² s = ½ g² ε̂/σ
+	}
+	return v
 }

@@ -1,9 +1,9 @@
 package score
 
 import (
-	"github.com/gomlx/compute/dtypes"
-	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
-	"github.com/gomlx/gomlx/ml/model"
+	"math"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
 )
 
 // Default signal-to-noise ratios r of the Langevin corrector (Song et al.
@@ -34,93 +34,108 @@ const (
 //
 // For the VE SDE (a = 1, v = σ_t² − σ_{t'}²) this is Algorithm 2's predictor;
 // for the VP SDE (a = √α_i, v ≈ β_i) it is DDPM's ancestral step with σ² = β
-// (Song et al.'s reverse-diffusion predictor to first order). The noise-free
-// part of a step is the predictor's (x + v s_θ)/a.
+// (Song et al.'s reverse-diffusion predictor to first order). The last step
+// is returned without its noise term. The model's noise levels must be an
+// [SDE].
 type PredictorCorrector struct {
-	// Process is the forward SDE.
-	Process SDE
 	// Steps is N ≥ 1, the number of predictor steps.
 	Steps int
-	// Corrector is M ≥ 0, the number of Langevin corrector steps after each
+	// Corrector is M ≥ 0, the number of Langevin corrector steps before each
 	// predictor step (0: predictor only; Song et al. use 1).
 	Corrector int
 	// SNR is r > 0; 0 means DefaultSNRVE for the VE SDE and DefaultSNRVP otherwise.
 	SNR float64
 }
 
-// SDE implements Sampler.
-func (s PredictorCorrector) SDE() SDE { return s.Process }
-
-// Times implements Sampler: N+1 times evenly spaced from 1 to ε.
-func (s PredictorCorrector) Times() ([]float64, error) {
+// Start implements diffusion.Solver.
+func (s PredictorCorrector) Start(b *diffusion.Batch) (diffusion.Stepper, error) {
+	sde, err := sdeOf(b.Levels, "predictor–corrector")
+	if err != nil {
+		return nil, err
+	}
 	if s.Corrector < 0 {
 		return nil, errorf("PredictorCorrector needs Corrector ≥ 0, got %d", s.Corrector)
 	}
-	if s.SNR < 0 {
+	if s.SNR < 0 || math.IsNaN(s.SNR) {
 		return nil, errorf("PredictorCorrector needs SNR ≥ 0, got %v", s.SNR)
 	}
-	return timeGrid("PredictorCorrector", s.Process, s.Steps)
+	times, err := timeGrid("PredictorCorrector", sde, s.Steps)
+	if err != nil {
+		return nil, err
+	}
+	snr := s.SNR
+	if snr == 0 {
+		snr = DefaultSNRVP
+		if sde.Name() == "ve" {
+			snr = DefaultSNRVE
+		}
+	}
+	return &pcStepper{s: s, snr: snr, sde: sde, times: times, b: b, x: b.X}, nil
 }
 
-// snr returns r, resolving the zero value.
-func (s PredictorCorrector) snr() float64 {
-	if s.SNR > 0 {
-		return s.SNR
-	}
-	if s.Process.Name() == "ve" {
-		return DefaultSNRVE
-	}
-	return DefaultSNRVP
+type pcStepper struct {
+	s     PredictorCorrector
+	snr   float64
+	sde   SDE
+	times []float64
+	b     *diffusion.Batch
+	k     int
+	j     int // corrector steps taken in this step
+	x     []float64
 }
 
-// Step implements Sampler.
-func (s PredictorCorrector) Step(scope *model.Scope, fn ModelFn, x, t, tNext, cond, rng *Node) (next, mean, newRNG *Node) {
-	newRNG = rng
-	for range s.Corrector {
-		x, _, newRNG = LangevinCorrectorStep(scope, fn, x, t, cond, newRNG, s.snr())
+func (st *pcStepper) Len() int { return len(st.times) - 1 }
+
+func (st *pcStepper) Next() (diffusion.Query, bool) {
+	if st.k >= len(st.times)-1 {
+		return diffusion.Query{}, false
 	}
-	a, v := transition(s.Process, tNext, t)
-	a, v = perExample(ConvertDType(a, x.DType()), x), perExample(ConvertDType(v, x.DType()), x)
-	sc := fn(scope.ResetVisited(), x, t, cond)
-	mean = Div(Add(x, Mul(v, sc)), a)
-	newRNG, z := RandomNormal(newRNG, x.Shape())
-	next = Add(mean, Mul(Sqrt(v), z))
-	return next, mean, newRNG
+	return diffusion.Query{X: st.x, Level: st.sde.At(st.times[st.k])}, true
 }
 
-// transition returns, in float64, a = m(t)/m(t') and v = σ(t)² − a² σ(t')² of
-// the forward transition x_t = a x_{t'} + √v z from t' = from to t = to.
-func transition(sde SDE, from, to *Node) (a, v *Node) {
-	mFrom, sFrom := sde.GraphMarginal(ConvertDType(from, dtypes.Float64))
-	mTo, sTo := sde.GraphMarginal(ConvertDType(to, dtypes.Float64))
-	a = Div(mTo, mFrom)
-	v = Max(Sub(Square(sTo), Square(Mul(a, sFrom))), ZerosLike(a))
-	return a, v
+func (st *pcStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
+	t, tn := st.times[st.k], st.times[st.k+1]
+	lv := st.sde.At(t)
+	sc := out.Score(lv)
+	if st.j < st.s.Corrector { // Langevin corrector at t_k
+		z := st.b.Noise.Normal(len(st.x))
+		ratio := st.snr * batchNorm(z, st.b.N, st.b.D) / batchNorm(sc, st.b.N, st.b.D)
+		eps := 2 * ratio * ratio
+		next := make([]float64, len(st.x))
+		for i, x := range st.x {
+			next[i] = x + eps*sc[i] + math.Sqrt(2*eps)*z[i]
+		}
+		st.x = next
+		st.j++
+		return nil, nil
+	}
+	a, v := transition(st.sde, tn, t)
+	last := st.k == len(st.times)-2
+	next := make([]float64, len(st.x))
+	for i, x := range st.x {
+		next[i] = (x + v*sc[i]) / a
+	}
+	if !last {
+		z := st.b.Noise.Normal(len(next))
+		sd := math.Sqrt(v)
+		for i := range next {
+			next[i] += sd * z[i]
+		}
+	}
+	st.x = next
+	info := &diffusion.StepInfo{K: st.k, T: tn, X: next, X0: out.X0}
+	st.k++
+	st.j = 0
+	return info, nil
 }
 
-// LangevinCorrectorStep is one step of the Langevin corrector at time t with
-// signal-to-noise ratio r (see [PredictorCorrector]):
-//
-//	g = s_θ(x, t),  ε = 2 (r ‖z‖/‖g‖)²,  mean = x + ε g,  next = mean + √(2ε) z,
-//
-// with ‖·‖ the per-example norm averaged over the batch.
-func LangevinCorrectorStep(scope *model.Scope, fn ModelFn, x, t, cond, rng *Node, snr float64) (next, mean, newRNG *Node) {
-	g := fn(scope.ResetVisited(), x, t, cond)
-	newRNG, z := RandomNormal(rng, x.Shape())
-	eps := MulScalar(Square(Div(meanNorm(z), meanNorm(g))), 2*snr*snr)
-	mean = Add(x, Mul(eps, g))
-	next = Add(mean, Mul(Sqrt(MulScalar(eps, 2)), z))
-	return next, mean, newRNG
-}
+func (st *pcStepper) Result() []float64 { return st.x }
 
-// meanNorm returns the batch mean of the per-example Euclidean norms of x, a scalar.
-func meanNorm(x *Node) *Node {
-	axes := make([]int, x.Rank()-1)
-	for i := range axes {
-		axes[i] = i + 1
-	}
-	if len(axes) == 0 { // [B]: each example is a scalar
-		return ReduceAllMean(Abs(x))
-	}
-	return ReduceAllMean(Sqrt(ReduceSum(Square(x), axes...)))
+// transition returns a = m(t)/m(t') and v = max(σ(t)² − a² σ(t')², 0) of the
+// forward transition x_t = a x_{t'} + √v z from t' = from to t = to.
+func transition(sde SDE, from, to float64) (a, v float64) {
+	mFrom, sFrom := sde.Marginal(from)
+	mTo, sTo := sde.Marginal(to)
+	a = mTo / mFrom
+	return a, math.Max(sTo*sTo-a*a*sFrom*sFrom, 0)
 }

@@ -64,13 +64,13 @@ func TestGaussians8ScoreQuality(t *testing.T) {
 	const n = 1500
 	for _, s := range []struct {
 		name    string
-		sampler score.Sampler
+		sampler diffusion.Solver
 	}{
-		{"Euler–Maruyama 500 steps", score.EulerMaruyama{Process: sde, Steps: 500}},
-		{"probability-flow ODE, Heun 100 steps", score.ODE{Process: sde, Steps: 100, Solver: score.Heun}},
+		{"Euler–Maruyama 500 steps", score.EulerMaruyama{Steps: 500}},
+		{"probability-flow ODE, Heun 100 steps", score.ODE{Steps: 100, Solver: score.Heun}},
 	} {
 		start := time.Now()
-		x, err := score.Sample(b, store, fn, s.sampler, n, []int{2}, score.SampleOptions{Seed: 5})
+		x, err := diffusion.Sample(b, store, score.Model(sde, fn), s.sampler, n, []int{2}, diffusion.SampleOptions{Seed: 5})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,19 +4,20 @@ import (
 	"math"
 	"testing"
 
-	"github.com/gomlx/gomlx/core/tensors"
-
+	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
 
 // samplerCase is one sampler run with the exact mixture score; mass, mean
 // and vr are the allowances for its discretisation error (absolute on mode
 // masses and means, relative on variances), set at about twice the biases
-// measured with 30,000 samples.
+// measured with 30,000 samples. toData marks the solvers of package
+// diffusion, which end at the data (t = 0) rather than at MinTime.
 type samplerCase struct {
 	name           string
 	sde            SDE
-	run            func(fn ModelFn, n int) (*tensors.Tensor, error)
+	solver         diffusion.Solver
+	toData         bool
 	mass, mean, vr float64
 }
 
@@ -24,25 +25,25 @@ func samplerCases() []samplerCase {
 	vp, _ := NewSDE("vp")
 	ve, _ := NewSDE("ve")
 	subvp := SubVP(schedules.DefaultSubVPSDE())
-	fixed := func(s Sampler) func(ModelFn, int) (*tensors.Tensor, error) {
-		return func(fn ModelFn, n int) (*tensors.Tensor, error) {
-			return Sample(tb(), nil, fn, s, n, []int{2}, SampleOptions{Seed: 7})
-		}
-	}
 	return []samplerCase{
-		{"EM/vp", vp, fixed(EulerMaruyama{Process: vp, Steps: 500}), 0.005, 0.01, 0.04},
-		{"EM/ve", ve, fixed(EulerMaruyama{Process: ve, Steps: 500}), 0.005, 0.01, 0.04},
-		{"PC/vp", vp, fixed(PredictorCorrector{Process: vp, Steps: 500, Corrector: 1}), 0.005, 0.01, 0.06},
-		{"PC/ve", ve, fixed(PredictorCorrector{Process: ve, Steps: 200, Corrector: 1}), 0.005, 0.01, 0.1},
-		{"ODE-Euler/vp", vp, fixed(ODE{Process: vp, Steps: 500, Solver: Euler}), 0.005, 0.01, 0.05},
-		{"ODE-Heun/vp", vp, fixed(ODE{Process: vp, Steps: 100, Solver: Heun}), 0.005, 0.01, 0.05},
-		{"ODE-Heun/ve", ve, fixed(ODE{Process: ve, Steps: 100, Solver: Heun}), 0.005, 0.01, 0.04},
-		{"ODE-RK4/subvp", subvp, fixed(ODE{Process: subvp, Steps: 50, Solver: RK4}), 0.005, 0.01, 0.04},
-		{"ODE-RK45/vp", vp, func(fn ModelFn, n int) (*tensors.Tensor, error) {
-			x, _, err := SampleAdaptive(tb(), nil, fn, vp, n, []int{2}, SampleOptions{Seed: 7}, Tolerance{})
-			return x, err
-		}, 0.005, 0.01, 0.04},
-		{"Langevin/ve", ve, fixed(AnnealedLangevin{Process: ve, Levels: 40, StepsPerLevel: 20, StepSize: 1e-4}), 0.02, 0.01, 0.08},
+		{"EM/vp", vp, EulerMaruyama{Steps: 500}, false, 0.005, 0.01, 0.04},
+		{"EM/ve", ve, EulerMaruyama{Steps: 500}, false, 0.005, 0.01, 0.04},
+		{"PC/vp", vp, PredictorCorrector{Steps: 500, Corrector: 1}, false, 0.005, 0.01, 0.06},
+		{"PC/ve", ve, PredictorCorrector{Steps: 200, Corrector: 1}, false, 0.005, 0.01, 0.1},
+		{"ODE-Euler/vp", vp, ODE{Steps: 500, Solver: Euler}, false, 0.005, 0.01, 0.05},
+		{"ODE-Heun/vp", vp, ODE{Steps: 100, Solver: Heun}, false, 0.005, 0.01, 0.05},
+		{"ODE-Heun/ve", ve, ODE{Steps: 100, Solver: Heun}, false, 0.005, 0.01, 0.04},
+		{"ODE-RK4/subvp", subvp, ODE{Steps: 50, Solver: RK4}, false, 0.005, 0.01, 0.04},
+		{"ODE-RK45/vp", vp, ODE{Solver: RK45}, false, 0.005, 0.01, 0.04},
+		{"Langevin/ve", ve, AnnealedLangevin{Levels: 40, StepsPerLevel: 20, StepSize: 1e-4}, false, 0.02, 0.01, 0.08},
+		{"DDIM/vp", vp, diffusion.DDIM{Steps: 100}, true, 0.005, 0.01, 0.2},
+		{"DDIM η=1/subvp", subvp, diffusion.DDIM{Steps: 200, Eta: 1}, true, 0.005, 0.01, 0.2},
+		{"DDPM/ve", ve, diffusion.DDPM{Steps: 500}, true, 0.005, 0.01, 0.07},
+		{"DDPM/vp", vp, diffusion.DDPM{Steps: 500}, true, 0.005, 0.01, 0.16},
+		{"DPM-Solver++(2M)/vp", vp, diffusion.DPMSolverPP2M{Steps: 50}, true, 0.005, 0.01, 0.06},
+		{"DPM-Solver++(2M)/ve", ve, diffusion.DPMSolverPP2M{Steps: 50}, true, 0.005, 0.01, 0.05},
+		{"DPM-Solver++(2S)/subvp", subvp, diffusion.DPMSolverPP2S{Steps: 30}, true, 0.005, 0.01, 0.14},
+		{"EDM/ve", ve, diffusion.EDM{Steps: 30}, true, 0.005, 0.01, 0.05},
 	}
 }
 
@@ -58,7 +59,7 @@ func TestSamplersReproduceMixture(t *testing.T) {
 	mix := testMixture(t)
 	for _, c := range samplerCases() {
 		t.Run(c.name, func(t *testing.T) {
-			x, err := c.run(mix.ModelFn(c.sde), n)
+			x, err := diffusion.Sample(tb(), nil, mix.Model(c.sde), c.solver, n, []int{2}, diffusion.SampleOptions{Seed: 7})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,6 +67,9 @@ func TestSamplersReproduceMixture(t *testing.T) {
 				t.Fatalf("samples shaped %v, want [%d 2]", got, n)
 			}
 			target := mix.At(c.sde, c.sde.MinTime())
+			if c.toData {
+				target = mix
+			}
 			count, mean, variance := modeStats(target, toRows(t, x))
 			worstMass, worstMean, worstVar, pooled := 0.0, 0.0, 0.0, 0.0
 			for k, w := range target.Weights {

@@ -6,14 +6,29 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
 
+	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/schedules"
 )
+
+// levelAt is the diffusion.Level of an SDE at time t (the data for t ≤ 0).
+func levelAt(s SDE, t float64) diffusion.Level {
+	if t <= 0 {
+		return diffusion.DataLevel
+	}
+	m, sd := s.Marginal(t)
+	return diffusion.Level{T: t, Alpha: m, Sigma: sd}
+}
 
 // SDE is a linear SDE dx = f(t) x dt + g(t) dw on t ∈ [0, 1] (Song et al.
 // 2021) whose perturbation kernel is Gaussian: x_t | x₀ ~ N(m(t) x₀, σ(t)² I).
 // The float64 methods and the graph methods compute the same coefficients;
 // the float64 ones delegate to package schedules, which owns the formulas.
+//
+// Every SDE is also the noise levels of its models (diffusion.NoiseLevels):
+// At(t) is the level α = m(t), σ = σ(t) at time t, so that every sampler of
+// package diffusion (DDIM, DPM-Solver++, EDM) samples score models too.
 type SDE interface {
+	diffusion.NoiseLevels
 	// Name returns "vp", "subvp" or "ve".
 	Name() string
 	// DriftDiffusion returns the drift coefficient f(t) (the drift is f(t)·x)
@@ -86,6 +101,8 @@ func (v vpSDE) Name() string                            { return "vp" }
 func (v vpSDE) DriftDiffusion(t float64) (f, g float64) { return v.s.DriftDiffusion(t) }
 func (v vpSDE) Marginal(t float64) (mean, std float64)  { return v.s.Marginal(t) }
 func (v vpSDE) PriorStd() float64                       { return 1 }
+func (v vpSDE) At(t float64) diffusion.Level            { return levelAt(v, t) }
+func (v vpSDE) Discrete() int                           { return 0 }
 func (v vpSDE) MinTime() float64                        { return vpMinTime }
 
 // GraphDriftDiffusion: f = −½ β(t), g = √β(t).
@@ -106,6 +123,8 @@ func (v subVPSDE) Name() string                            { return "subvp" }
 func (v subVPSDE) DriftDiffusion(t float64) (f, g float64) { return v.s.DriftDiffusion(t) }
 func (v subVPSDE) Marginal(t float64) (mean, std float64)  { return v.s.Marginal(t) }
 func (v subVPSDE) PriorStd() float64                       { return 1 }
+func (v subVPSDE) At(t float64) diffusion.Level            { return levelAt(v, t) }
+func (v subVPSDE) Discrete() int                           { return 0 }
 func (v subVPSDE) MinTime() float64                        { return vpMinTime }
 
 // GraphDriftDiffusion: f = −½ β(t), g = √(β(t) (−expm1(−2B(t)))).
@@ -126,6 +145,8 @@ func (v veSDE) Name() string                            { return "ve" }
 func (v veSDE) DriftDiffusion(t float64) (f, g float64) { return v.s.DriftDiffusion(t) }
 func (v veSDE) Marginal(t float64) (mean, std float64)  { return v.s.Marginal(t) }
 func (v veSDE) PriorStd() float64                       { return v.s.SigmaMax }
+func (v veSDE) At(t float64) diffusion.Level            { return levelAt(v, t) }
+func (v veSDE) Discrete() int                           { return 0 }
 func (v veSDE) MinTime() float64                        { return veMinTime }
 
 // graphSigma returns σ(t) = σ_min exp(t ln(σ_max/σ_min)).

@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 )
 
 // TimeScale multiplies the continuous time t ∈ [0, 1] before it reaches a
@@ -36,16 +37,16 @@ const TimeScale = 999
 // sub-VP, and 1/√(1 + σ(t)²) for VE, whose x_t would otherwise reach
 // σ_max = 50.
 //
-// The returned ModelFn may be called more than once in a graph (multi-stage
+// The returned ScoreFn may be called more than once in a graph (multi-stage
 // ODE solvers): every call uses the same variables of scope.
-func NoisePredictorModel(sde SDE, net func(scope *model.Scope, x, t, cond *Node) *Node) ModelFn {
-	return func(scope *model.Scope, x, t, cond *Node) *Node {
+func NoisePredictorModel(sde SDE, net diffusion.ModelFn) ScoreFn {
+	return func(scope *model.Scope, x, t *Node, c cond.Nodes) *Node {
 		mean, std := sde.GraphMarginal(t)
 		scale := Sqrt(Add(Square(mean), Square(std))) // 1/c_in(t)
 		// ResetVisited: the returned ModelFn may be called several times in
 		// one graph (Heun and RK4 steps, predictor–corrector, divergence
 		// probes), each call reusing the same weights.
-		eps := net(scope.ResetVisited(), Div(x, dsmPerExample(scale, x)), MulScalar(t, TimeScale), cond)
+		eps := net(scope.ResetVisited(), Div(x, dsmPerExample(scale, x)), MulScalar(t, TimeScale), c)
 		if !eps.Shape().Equal(x.Shape()) {
 			exceptions.Panicf("score: the noise-prediction network returned %s for x shaped %s", eps.Shape(), x.Shape())
 		}
@@ -60,7 +61,7 @@ func NoisePredictorModel(sde SDE, net func(scope *model.Scope, x, t, cond *Node)
 // part of the store). cfg.Loss and cfg.TimestepSampler must be left zero:
 // the loss is DSM and t is continuous, drawn uniformly on [ε, 1].
 // The model's variables live under diffusion.ModelScope.
-func NewTrainer(backend compute.Backend, sde SDE, fn ModelFn, cfg diffusion.TrainConfig) (*diffusion.Trainer, error) {
+func NewTrainer(backend compute.Backend, sde SDE, fn ScoreFn, cfg diffusion.TrainConfig) (*diffusion.Trainer, error) {
 	if sde == nil || fn == nil {
 		return nil, fmt.Errorf("score: NewTrainer needs an SDE and a model function (got SDE %v, model nil: %v)", sde, fn == nil)
 	}

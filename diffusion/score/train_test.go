@@ -13,6 +13,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
 	"github.com/godiffusion/diffusion-models/unet"
@@ -25,13 +26,13 @@ func TestNoisePredictorModel(t *testing.T) {
 	const B, D = 4, 2
 	x := []float64{1, -2, 0.5, 3, -1, 0, 2, 2}
 	ts := []float64{1e-3, 0.2, 0.6, 1}
-	net := func(_ *model.Scope, xs, tau, _ *Node) *Node {
+	net := func(_ *model.Scope, xs, tau *Node, _ cond.Nodes) *Node {
 		return Add(xs, BroadcastToShape(ExpandAxes(DivScalar(tau, 1000), -1), xs.Shape()))
 	}
 	for _, sde := range dsmSDEs(t) {
 		t.Run(sde.Name(), func(t *testing.T) {
 			fn := score.NoisePredictorModel(sde, net)
-			got := dsmRun(t, 1, func(scope *model.Scope, x, tt *Node) *Node { return fn(scope, x, tt, nil) },
+			got := dsmRun(t, 1, func(scope *model.Scope, x, tt *Node) *Node { return fn(scope, x, tt, cond.Nodes{}) },
 				tensors.FromFlatDataAndDimensions(f32(x), B, D), f32(ts))[0]
 			for b := range B {
 				m, s := sde.Marginal(ts[b])
@@ -50,9 +51,9 @@ func TestNoisePredictorModel(t *testing.T) {
 // gaussians8Data draws gaussians8 batches as a function of the step.
 type gaussians8Data struct{ seed uint64 }
 
-func (d gaussians8Data) Batch(step int64, b int) (*tensors.Tensor, *tensors.Tensor, error) {
+func (d gaussians8Data) Batch(step int64, b int) (*tensors.Tensor, cond.Condition, error) {
 	rng := rand.New(rand.NewPCG(d.seed, uint64(step)))
-	return tensors.FromFlatDataAndDimensions(toy2d.Flatten32(toy2d.Gaussians8{}.Sample(rng, b)), b, 2), nil, nil
+	return tensors.FromFlatDataAndDimensions(toy2d.Flatten32(toy2d.Gaussians8{}.Sample(rng, b)), b, 2), cond.Condition{}, nil
 }
 
 func smallScoreTrainer(t *testing.T, sde score.SDE) *diffusion.Trainer {
@@ -123,7 +124,7 @@ func TestNewTrainerErrors(t *testing.T) {
 	cases := []struct {
 		name string
 		sde  score.SDE
-		fn   score.ModelFn
+		fn   score.ScoreFn
 		cfg  diffusion.TrainConfig
 		want string
 	}{
@@ -145,7 +146,7 @@ func TestNoisePredictorModelTwice(t *testing.T) {
 	sde, _ := score.NewSDE("subvp")
 	fn := score.NoisePredictorModel(sde, unet.MLP(unet.MLPConfig{Hidden: 8, Blocks: 1, TimeDim: 4}))
 	outs := dsmRun(t, 1, func(scope *model.Scope, x, tt *Node) (*Node, *Node) {
-		return fn(scope, x, tt, nil), fn(scope, x, tt, nil)
+		return fn(scope, x, tt, cond.Nodes{}), fn(scope, x, tt, cond.Nodes{})
 	}, tensors.FromFlatDataAndDimensions([]float32{1, 2, -1, 0.5}, 2, 2), []float32{0.3, 0.9})
 	for i := range outs[0] {
 		if outs[0][i] != outs[1][i] {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
@@ -32,7 +33,7 @@ type Trained struct {
 	// DDPM run): the forward SDE and the score model, whose weights are in
 	// Checkpoint under diffusion.ModelScope.
 	SDE   score.SDE
-	Score score.ModelFn
+	Score score.ScoreFn
 	// Path is the checkpoint file in the cache folder.
 	Path string
 	// Loaded reports whether the model came from the cache (false: trained now).
@@ -118,4 +119,16 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 	}
 	fmt.Fprintf(log, "trained model %s now (%s); cached in %s\n", filepath.Base(path), summary, cacheDir)
 	return t, nil
+}
+
+// Model returns the trained model as the sampling core sees it
+// (Config.SamplingModel) and a store of its weights: the EMA weights when
+// the checkpoint has them, else the raw ones.
+func (t *Trained) Model() (diffusion.Model, *model.Store, error) {
+	m, err := t.Config.SamplingModel()
+	if err != nil {
+		return m, nil, err
+	}
+	store, err := diffusion.SamplingStore(t.Checkpoint, true)
+	return m, store, err
 }

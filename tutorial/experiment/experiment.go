@@ -13,11 +13,10 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
@@ -76,8 +75,44 @@ type Config struct {
 	EMA float64 `json:"ema"`
 	// TimestepSampler is "uniform" or "loss-aware" (DDPM objective).
 	TimestepSampler string `json:"timestep_sampler"`
+	// ClassCond makes the model class-conditional on the dataset's labels
+	// (see [Config.Classes]); omitted from the JSON when false, so
+	// unconditional configurations keep their form (and cache keys).
+	ClassCond bool `json:"class_cond,omitempty"`
+	// PUncond is the probability of training an example with the null
+	// condition ∅ instead of its label (classifier-free guidance); only for
+	// class-conditional runs, where cmd/train defaults it to
+	// DefaultPUncond.
+	PUncond float64 `json:"p_uncond,omitempty"`
 	// Seed fixes initial weights, data order, noise and timesteps.
 	Seed int64 `json:"seed"`
+}
+
+// DefaultPUncond is the share of examples trained with the null condition
+// in class-conditional runs when none is given (Ho & Salimans use 0.1–0.2).
+const DefaultPUncond = 0.1
+
+// Classes returns the number of class labels of the dataset (10 for the
+// image datasets, 8 for gaussians8, 2 for moons), or 0 when it has none.
+func Classes(dataset string) int {
+	if IsImageDataset(dataset) {
+		return 10
+	}
+	if ds, err := toy2d.ByName(dataset); err == nil {
+		if l, ok := ds.(toy2d.Labeled); ok {
+			return l.Classes()
+		}
+	}
+	return 0
+}
+
+// Classes returns the number of classes the model is conditioned on: the
+// dataset's when ClassCond, else 0.
+func (c Config) Classes() int {
+	if !c.ClassCond {
+		return 0
+	}
+	return Classes(c.Dataset)
 }
 
 // Default2D is the default configuration for 2-D toy data.
@@ -219,8 +254,18 @@ func (c Config) validateScore() error {
 	return c.trainConfig().Validate()
 }
 
-// validateCommon checks the fields both objectives use: network and batch.
+// validateCommon checks the fields both objectives use: network, batch and
+// conditioning.
 func (c Config) validateCommon() error {
+	if c.ClassCond && Classes(c.Dataset) == 0 {
+		return fmt.Errorf("experiment: %s has no class labels, so a model cannot be class-conditional on it (labelled: gaussians8, moons, mnist, fashion-mnist)", c.Dataset)
+	}
+	if !(c.PUncond >= 0 && c.PUncond < 1) {
+		return fmt.Errorf("experiment: p_uncond must be in [0, 1), got %g", c.PUncond)
+	}
+	if c.PUncond > 0 && !c.ClassCond {
+		return fmt.Errorf("experiment: p_uncond %g applies to class-conditional models only (set class_cond)", c.PUncond)
+	}
 	switch c.Model {
 	case "mlp":
 		if c.IsImage() {
@@ -300,10 +345,12 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 		}
 		uc.LearnedVariance = learned
 		uc.Timesteps = c.Timesteps
+		uc.NumClasses = c.Classes()
 		den.Fn = unet.UNet(uc)
 	} else {
 		mlp := c.MLP
 		mlp.LearnedVariance = learned
+		mlp.NumClasses = c.Classes()
 		den.Fn = unet.MLP(mlp)
 	}
 	tc := c.trainConfig()
@@ -316,7 +363,7 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 func (c Config) trainConfig() diffusion.TrainConfig {
 	return diffusion.TrainConfig{
 		LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps, WeightDecay: c.WeightDecay,
-		GradClipNorm: c.GradClip, EMADecay: c.EMA, Seed: c.Seed,
+		GradClipNorm: c.GradClip, EMADecay: c.EMA, PUncond: c.PUncond, Seed: c.Seed,
 	}
 }
 
@@ -337,7 +384,7 @@ func (c Config) Build() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 // data, UNet for images) used as a noise predictor ε_θ and turned into a
 // score by score.NoisePredictorModel: s_θ(x, t) = −ε_θ(c_in(t) x, 999 t)/σ(t).
 // A DDPM configuration is refused (use Build).
-func (c Config) BuildScore() (score.SDE, score.ModelFn, diffusion.TrainConfig, error) {
+func (c Config) BuildScore() (score.SDE, score.ScoreFn, diffusion.TrainConfig, error) {
 	if !c.IsScore() {
 		return nil, nil, diffusion.TrainConfig{}, fmt.Errorf("experiment: BuildScore needs objective %q, got %q (use Build)", ObjectiveScore, c.Objective)
 	}
@@ -348,18 +395,45 @@ func (c Config) BuildScore() (score.SDE, score.ModelFn, diffusion.TrainConfig, e
 	if err != nil {
 		return nil, nil, diffusion.TrainConfig{}, fmt.Errorf("experiment: sde: %w", err)
 	}
-	var net func(scope *model.Scope, x, t, cond *graph.Node) *graph.Node
+	var net diffusion.ModelFn
 	if c.Model == "unet" {
 		uc, err := unet.UNetConfigByName(c.UNet)
 		if err != nil {
 			return nil, nil, diffusion.TrainConfig{}, err
 		}
 		uc.Timesteps = 1000 // the linear time embedding sees 999 t / 1000 ∈ [0, 1)
+		uc.NumClasses = c.Classes()
 		net = unet.UNet(uc)
 	} else {
-		net = unet.MLP(c.MLP)
+		mlp := c.MLP
+		mlp.NumClasses = c.Classes()
+		net = unet.MLP(mlp)
 	}
 	return sde, score.NoisePredictorModel(sde, net), c.trainConfig(), nil
+}
+
+// SamplingModel returns the model of the configuration as the sampling
+// core sees it (diffusion.Model): a DDPM denoiser on its process's levels,
+// or a score model on its SDE's, conditional on the class when ClassCond.
+func (c Config) SamplingModel() (diffusion.Model, error) {
+	var m diffusion.Model
+	if c.IsScore() {
+		sde, fn, _, err := c.BuildScore()
+		if err != nil {
+			return m, err
+		}
+		m = score.Model(sde, fn)
+	} else {
+		p, den, _, err := c.Build()
+		if err != nil {
+			return m, err
+		}
+		m = p.Model(den)
+	}
+	if c.ClassCond {
+		m = m.WithClasses(c.Classes())
+	}
+	return m, nil
 }
 
 // NewTrainer returns the trainer of the configuration's objective: a
@@ -409,43 +483,65 @@ func (c Config) DataDims() []int {
 
 // Data returns the training data: batches drawn from the dataset with a
 // generator seeded by (Seed, step), so that resumed training sees the same
-// batches.
+// batches; with ClassCond each batch carries its labels (cond.Class).
 func (c Config) Data() (diffusion.Data, error) {
 	if c.IsImage() {
 		set, err := mnist.Load(c.Dataset, "train")
 		if err != nil {
 			return nil, err
 		}
-		return imageData{b: mnist.NewBatches(set, uint64(c.Seed)^dataStream), dims: c.DataDims()}, nil
+		return imageData{b: mnist.NewBatches(set, uint64(c.Seed)^dataStream), dims: c.DataDims(), labels: c.ClassCond}, nil
 	}
 	ds, err := toy2d.ByName(c.Dataset)
 	if err != nil {
 		return nil, fmt.Errorf("experiment: %w", err)
 	}
-	return toyData{ds: ds, seed: uint64(c.Seed)}, nil
+	d := toyData{ds: ds, seed: uint64(c.Seed)}
+	if c.ClassCond {
+		l, ok := ds.(toy2d.Labeled)
+		if !ok {
+			return nil, fmt.Errorf("experiment: %s has no class labels", c.Dataset)
+		}
+		d.labeled = l
+	}
+	return d, nil
 }
 
 type toyData struct {
-	ds   toy2d.Dataset
-	seed uint64
+	ds      toy2d.Dataset
+	labeled toy2d.Labeled // nil: no labels
+	seed    uint64
 }
 
 // dataStream separates the data generator from the trainer's timestep generator.
 const dataStream = 0x9e3779b97f4a7c15
 
-func (d toyData) Batch(step int64, b int) (*tensors.Tensor, *tensors.Tensor, error) {
+func (d toyData) Batch(step int64, b int) (*tensors.Tensor, cond.Condition, error) {
 	rng := rand.New(rand.NewPCG(d.seed^dataStream, uint64(step)))
-	return tensors.FromFlatDataAndDimensions(toy2d.Flatten32(d.ds.Sample(rng, b)), b, 2), nil, nil
+	if d.labeled != nil {
+		pts, labels := d.labeled.SampleLabeled(rng, b)
+		return tensors.FromFlatDataAndDimensions(toy2d.Flatten32(pts), b, 2), cond.Classes(labels), nil
+	}
+	return tensors.FromFlatDataAndDimensions(toy2d.Flatten32(d.ds.Sample(rng, b)), b, 2), cond.Condition{}, nil
 }
 
 type imageData struct {
-	b    *mnist.Batches
-	dims []int
+	b      *mnist.Batches
+	dims   []int
+	labels bool
 }
 
-func (d imageData) Batch(step int64, b int) (*tensors.Tensor, *tensors.Tensor, error) {
-	px, _ := d.b.Batch(step, b)
-	return tensors.FromFlatDataAndDimensions(px, append([]int{b}, d.dims...)...), nil, nil
+func (d imageData) Batch(step int64, b int) (*tensors.Tensor, cond.Condition, error) {
+	px, labels := d.b.Batch(step, b)
+	x := tensors.FromFlatDataAndDimensions(px, append([]int{b}, d.dims...)...)
+	if !d.labels {
+		return x, cond.Condition{}, nil
+	}
+	l := make([]int32, len(labels))
+	for i, v := range labels {
+		l[i] = int32(v)
+	}
+	return x, cond.Classes(l), nil
 }
 
 // JSON returns the configuration's JSON form.

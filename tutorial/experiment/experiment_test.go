@@ -9,22 +9,27 @@ import (
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
 )
 
 // TestGaussians8Quality trains the default 2-D configuration on gaussians8
-// for 3,000 steps on the pure-Go backend and checks DDPM (1,000 steps) and
-// DDIM (η = 0, 50 steps) samples:
+// for 3,000 steps on the pure-Go backend and checks DDPM (1,000 steps), DDIM
+// (η = 0, 50 steps) and DPM-Solver++(2M) (20 steps) samples:
 //
 //   - every one of the 8 modes holds between 8.5% and 16.5% of the samples
 //     (equal mass is 12.5%; ±4 points is about 6 binomial standard errors at
 //     n = 1,500, so only a real imbalance fails);
 //   - at most 5% of the samples lie farther than 0.5 (5 σ) from every centre;
 //   - the mean negative log-likelihood of the samples under the true density
-//     is within 0.6 nats of that of fresh data (≈ 0.33 nats). Samples spread
-//     with σ' around each centre cost σ'²/σ² − 1 nats more than the data, so
-//     0.6 nats allows modes about 26% wider than the truth; twice as wide
-//     would cost 3 nats.
+//     is within 0.6 nats of that of fresh data (≈ 0.33 nats) for DDPM and
+//     DDIM, 1 nat for DPM-Solver++. Samples spread with σ' around each
+//     centre cost σ'²/σ² − 1 nats more than the data, so 0.6 nats allows
+//     modes about 26% wider than the truth, 1 nat about 41%; twice as wide
+//     would cost 3 nats. (The deterministic solver at 20 model evaluations
+//     follows the learned score's errors with nothing to undo them; it
+//     measured 1.09 nats where DDIM with 50 steps gave 0.77 and DDPM 0.70,
+//     with the same modes covered: notebook 4 shows the same on 2-D data.)
 func TestGaussians8Quality(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model for ~30 s")
@@ -54,19 +59,17 @@ func TestGaussians8Quality(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddim, err := p.RespaceSpec("linspace:50")
-	if err != nil {
-		t.Fatal(err)
-	}
 	g := toy2d.Gaussians8{}
 	fresh := g.Sample(rand.New(rand.NewPCG(3, 4)), 4000)
 	nllData := toy2d.MeanNLL(g, fresh)
 	const n = 1500
 	for _, s := range []struct {
 		name    string
-		sampler diffusion.Sampler
-	}{{"DDPM 1000 steps", diffusion.DDPM{P: p, Variance: c.SampleVariance()}}, {"DDIM 50 steps", diffusion.DDIM{P: ddim}}} {
-		x, err := diffusion.Sample(b, store, den, s.sampler, n, c.DataDims(), diffusion.SampleOptions{Seed: 5})
+		sampler diffusion.Solver
+		nllGap  float64
+	}{{"DDPM 1000 steps", diffusion.DDPM{Variance: c.SampleVariance()}, 0.6}, {"DDIM 50 steps", diffusion.DDIM{Steps: 50}, 0.6},
+		{"DPM-Solver++(2M) 20 steps", diffusion.DPMSolverPP2M{}, 1}} {
+		x, err := diffusion.Sample(b, store, p.Model(den), s.sampler, n, c.DataDims(), diffusion.SampleOptions{Seed: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,8 +92,8 @@ func TestGaussians8Quality(t *testing.T) {
 		if float64(outliers)/n > 0.05 {
 			t.Errorf("%s: %.3f of the samples are off every mode, want ≤ 0.05", s.name, float64(outliers)/n)
 		}
-		if nll-nllData > 0.6 {
-			t.Errorf("%s: NLL %.3f nats, more than 0.6 above the data's %.3f", s.name, nll, nllData)
+		if nll-nllData > s.nllGap {
+			t.Errorf("%s: NLL %.3f nats, more than %g above the data's %.3f", s.name, nll, s.nllGap, nllData)
 		}
 	}
 }
@@ -114,6 +117,9 @@ func TestConfigValidation(t *testing.T) {
 		{func(c *Config) { c.BatchSize = 0 }, "batch"},
 		{func(c *Config) { c.EMA = 1 }, "EMA"},
 		{func(c *Config) { c.TimestepSampler = "importance" }, "importance"},
+		{func(c *Config) { c.Dataset = "swissroll"; c.ClassCond = true }, "no class labels"},
+		{func(c *Config) { c.PUncond = 0.1 }, "class-conditional"},
+		{func(c *Config) { c.ClassCond = true; c.PUncond = 1 }, "p_uncond"},
 	}
 	for _, tc := range cases {
 		c := good
@@ -265,5 +271,91 @@ func TestLoadOrTrainScore(t *testing.T) {
 	}
 	if !second.Loaded || second.SDE.Name() != "subvp" || !strings.Contains(log.String(), "subvp SDE") {
 		t.Errorf("second call: loaded=%v, log %q", second.Loaded, log.String())
+	}
+}
+
+// TestGaussians8GuidedQuality trains the default 2-D configuration made
+// class-conditional (label k is the mode at angle kπ/4, the label dropped
+// for 10% of the examples) for 3,000 steps, then samples 200 points per
+// label with classifier-free guidance at w = 3 and DPM-Solver++(2M) with 20
+// steps: at least 97% of each label's samples must lie within 0.5 (5 σ) of
+// the requested mode; without guidance (w = 1) at least 85%. The same model
+// unconditioned (w = 0, the ∅ half trained on 10% of the examples) must still
+// cover every mode: each holds 8.5–16.5% of the samples that lie on a mode
+// (its off-mode share, larger than a dedicated unconditional model's, is
+// logged).
+func TestGaussians8GuidedQuality(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model for ~30 s")
+	}
+	c := Default2D("gaussians8")
+	c.ClassCond, c.PUncond = true, DefaultPUncond
+	b := backend.MustShared()
+	tr, err := c.NewTrainer(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(data, diffusion.RunOptions{Steps: 3000, BatchSize: c.BatchSize}); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := tr.Checkpoint(c.JSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := diffusion.SamplingStore(ck, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.SamplingModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const per = 200
+	labels := make([]int32, 8*per)
+	for i := range labels {
+		labels[i] = int32(i / per)
+	}
+	g := toy2d.Gaussians8{}
+	for _, w := range []float64{3, 1, 0} {
+		guided, err := diffusion.ClassifierFree(m, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := diffusion.Sample(b, store, guided, diffusion.DPMSolverPP2M{}, len(labels), c.DataDims(),
+			diffusion.SampleOptions{Seed: 6, Cond: cond.Classes(labels)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pts, err := toy2d.FromFlat32(tensors.MustCopyFlatData[float32](x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w == 0 {
+			counts, off := g.ModeCounts(pts, 0.5)
+			on := len(pts) - off
+			for k, n := range counts {
+				if sh := float64(n) / float64(on); sh < 0.085 || sh > 0.165 {
+					t.Errorf("w = 0: mode %d holds %.3f of the on-mode samples, want 0.085–0.165", k, sh)
+				}
+			}
+			t.Logf("w = 0: mode counts %v, off-mode %.3f", counts, float64(off)/float64(len(pts)))
+			continue
+		}
+		want := 0.97
+		if w == 1 {
+			want = 0.85
+		}
+		for k := range 8 {
+			counts, _ := g.ModeCounts(pts[k*per:(k+1)*per], 0.5)
+			share := float64(counts[k]) / per
+			t.Logf("w = %g, label %d: %.3f of the samples on mode %d", w, k, share, k)
+			if share < want {
+				t.Errorf("w = %g, label %d: %.3f of the samples on the requested mode, want ≥ %g", w, k, share, want)
+			}
+		}
 	}
 }

@@ -24,6 +24,18 @@ type Dataset interface {
 	LogDensity(p Point) float64
 }
 
+// Labeled is a dataset whose points come with class labels, for
+// class-conditional models: gaussians8 (8 labels, one per mode) and moons
+// (2 labels, one per moon).
+type Labeled interface {
+	Dataset
+	// Classes returns the number of labels K.
+	Classes() int
+	// SampleLabeled draws n points, exactly as Sample does for the same
+	// generator state, and the label in [0, K) of each.
+	SampleLabeled(rng *rand.Rand, n int) ([]Point, []int32)
+}
+
 // names lists the datasets in the order [Names] reports them.
 var names = []string{"gaussians8", "moons", "swissroll", "checkerboard"}
 

@@ -61,14 +61,28 @@ func (g Gaussians8) Centres() []Point {
 // Sample draws n points: for each, a centre c_k with k uniform on 0…7, plus
 // σ·(z₁, z₂) with z₁, z₂ independent standard normals.
 func (g Gaussians8) Sample(rng *rand.Rand, n int) []Point {
+	pts, _ := g.SampleLabeled(rng, n)
+	return pts
+}
+
+// Classes returns 8: the label of a point is its mode.
+func (Gaussians8) Classes() int { return 8 }
+
+// SampleLabeled draws n points as Sample does (the same points for the same
+// generator state) with their labels: label k is the mode at angle kπ/4,
+// c_k = R (cos kπ/4, sin kπ/4).
+func (g Gaussians8) SampleLabeled(rng *rand.Rand, n int) ([]Point, []int32) {
 	checkSample("Gaussians8", n)
 	cs, sd := g.centres(), g.std()
 	out := make([]Point, n)
+	labels := make([]int32, n)
 	for i := range out {
-		c := cs[rng.IntN(8)]
+		k := rng.IntN(8)
+		c := cs[k]
 		out[i] = Point{c[0] + sd*rng.NormFloat64(), c[1] + sd*rng.NormFloat64()}
+		labels[i] = int32(k)
 	}
-	return out
+	return out, labels
 }
 
 // LogDensity is, in closed form with a log-sum-exp over the components,

@@ -52,19 +52,31 @@ var (
 // Sample draws n points: for each, θ uniform on [0, π), a fair coin choosing
 // the outer or inner moon, and σ·(z₁, z₂) with z₁, z₂ standard normals added.
 func (m Moons) Sample(rng *rand.Rand, n int) []Point {
+	pts, _ := m.SampleLabeled(rng, n)
+	return pts
+}
+
+// Classes returns 2: label 0 is the outer moon, 1 the inner one.
+func (Moons) Classes() int { return 2 }
+
+// SampleLabeled draws n points as Sample does (the same points for the same
+// generator state) with their labels: 0 for the outer moon (the upper arc,
+// centred at the origin), 1 for the inner one.
+func (m Moons) SampleLabeled(rng *rand.Rand, n int) ([]Point, []int32) {
 	checkSample("Moons", n)
 	sd := m.noise()
 	out := make([]Point, n)
+	labels := make([]int32, n)
 	for i := range out {
 		theta := math.Pi * rng.Float64()
 		c := moonOuter
 		if rng.IntN(2) == 1 {
-			c = moonInner
+			c, labels[i] = moonInner, 1
 		}
 		x, y := c.at(theta)
 		out[i] = Point{x + sd*rng.NormFloat64(), y + sd*rng.NormFloat64()}
 	}
-	return out
+	return out, labels
 }
 
 // LogDensity is log p(x) for the density in the type's comment. The two

@@ -513,3 +513,65 @@ func TestFlatten32(t *testing.T) {
 		}
 	}
 }
+
+// TestLabeled checks the labelled datasets: SampleLabeled gives the same
+// points as Sample for the same generator state, every label is in range
+// with roughly equal shares (4 binomial standard errors), and each label
+// names where its point came from: for gaussians8 the nearest centre is the
+// label's (a point 10 σ from its centre would be needed to cross the
+// midpoint, so all 20,000 must agree), for moons the nearest moon curve is
+// the label's (the moons are 0.5 apart at their closest, 10 σ, so no point
+// may cross either).
+func TestLabeled(t *testing.T) {
+	const n = 20000
+	for _, ds := range []Labeled{Gaussians8{}, Moons{}} {
+		pts, labels := ds.SampleLabeled(newRNG(4), n)
+		plain := ds.Sample(newRNG(4), n)
+		if !slices.Equal(pts, plain) {
+			t.Errorf("%s: SampleLabeled's points differ from Sample's", ds.Name())
+		}
+		k := ds.Classes()
+		counts := make([]int, k)
+		for i, l := range labels {
+			if l < 0 || int(l) >= k {
+				t.Fatalf("%s: label %d out of [0, %d)", ds.Name(), l, k)
+			}
+			counts[l]++
+			var near int
+			switch d := ds.(type) {
+			case Gaussians8:
+				best := math.Inf(1)
+				for c, ctr := range d.Centres() {
+					if dd := math.Hypot(pts[i][0]-ctr[0], pts[i][1]-ctr[1]); dd < best {
+						best, near = dd, c
+					}
+				}
+			case Moons:
+				if moonDistance(moonInner, pts[i]) < moonDistance(moonOuter, pts[i]) {
+					near = 1
+				}
+			}
+			if int32(near) != l {
+				t.Fatalf("%s: point %v has label %d but lies nearest to %d", ds.Name(), pts[i], l, near)
+			}
+		}
+		p := 1 / float64(k)
+		for c, m := range counts {
+			if share := float64(m) / n; math.Abs(share-p) > 4*math.Sqrt(p*(1-p)/n) {
+				t.Errorf("%s: label %d has share %.4f, want %.4f", ds.Name(), c, share, p)
+			}
+		}
+	}
+}
+
+// moonDistance is the distance from q to the nearest point of curve c (by
+// a scan of its parameter in steps of π/400, within 0.004 of the truth:
+// far below the moons' 0.25 margin).
+func moonDistance(c *curve, q Point) float64 {
+	best := math.Inf(1)
+	for i := range 401 {
+		x, y := c.at(c.lo + (c.hi-c.lo)*float64(i)/400)
+		best = math.Min(best, math.Hypot(q[0]-x, q[1]-y))
+	}
+	return best
+}
