@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/godiffusion/diffusion-models/backend"
+	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/tutorial/classifier"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
@@ -26,12 +26,7 @@ func evalJSON(t *testing.T, args ...string) (string, map[string]any) {
 	if err := run(append(args, "--json", "--quiet"), &out, &errb); err != nil {
 		t.Fatalf("eval %v: %v\n%s%s", args, err, out.String(), errb.String())
 	}
-	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
-	var obj map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &obj); err != nil {
-		t.Fatalf("the last line is not a JSON object: %v\n%s", err, out.String())
-	}
-	return out.String(), obj
+	return out.String(), cmdtest.LastJSON(t, out.String())
 }
 
 // A figure of the text output: the JSON key, the line's pattern and which
@@ -293,15 +288,22 @@ func TestEvalImageSamples(t *testing.T) {
 		if obj["nfe"] != tc.nfe || obj["sampler"] != tc.args[1] {
 			t.Errorf("%v: nfe %v, sampler %v; want %v, %s", tc.args, obj["nfe"], obj["sampler"], tc.nfe, tc.args[1])
 		}
-		if acc, div := num(t, obj, "label_accuracy"), num(t, obj, "diversity"); acc < 0 || acc > 1 || !(div > 0) {
+		if acc, div := cmdtest.Num(t, obj, "label_accuracy"), cmdtest.Num(t, obj, "diversity"); acc < 0 || acc > 1 || !(div > 0) {
 			t.Errorf("%v: label accuracy %v (want in [0, 1]), diversity %v (want > 0)", tc.args, acc, div)
 		}
 	}
+	// --num-examples 0 skips the bound and scores the samples only.
+	out, obj := evalJSON(t, "--model-path", dir, "--num-examples", "0", "--samples", "12", "--cache", cache, "--sampler", "ddim", "--sample-steps", "2")
+	if _, ok := obj["bits_per_dim"]; ok || !strings.Contains(out, "no bound") {
+		t.Errorf("--num-examples 0 computed a bound:\n%s", out)
+	}
+	checkFigures(t, out, obj, "samples_fd", "label_accuracy")
 	for _, tc := range []struct {
 		args []string
 		want []string
 	}{
 		{[]string{"--samples", "0", "--sampler", "edm"}, []string{"--sampler", "--samples 0"}},
+		{[]string{"--samples", "0", "--num-examples", "0"}, []string{"--num-examples 0", "nothing to evaluate"}},
 		{[]string{"--samples", "0", "--class", "3"}, []string{"--class", "--samples 0"}},
 		{[]string{"--sampler", "pc"}, []string{"DDPM", "T = 50", "--sampler pc"}},
 		{[]string{"--class", "10"}, []string{"--class 10", "0…9"}},
@@ -318,16 +320,6 @@ func TestEvalImageSamples(t *testing.T) {
 			}
 		}
 	}
-}
-
-// num returns obj[key] as a number, failing the test when it is not one.
-func num(t *testing.T, obj map[string]any, key string) float64 {
-	t.Helper()
-	v, ok := obj[key].(float64)
-	if !ok {
-		t.Fatalf("JSON %s = %v (%T), want a number", key, obj[key], obj[key])
-	}
-	return v
 }
 
 // TestWithinLabelDistance checks the diversity figure's distance against

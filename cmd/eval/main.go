@@ -29,6 +29,8 @@
 //
 // The bound and the likelihood of a class-conditional checkpoint are those
 // of its unconditional model: every example gets the null condition ∅.
+// --num-examples 0 skips them for an image checkpoint whose samples are
+// scored (the bound of a UNet takes minutes).
 //
 // For images it then draws --samples images (default 1000 for a DDPM
 // checkpoint, 0 for a score one) and compares them with the test set by the
@@ -106,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modelPath := fs.String("model-path", "", "checkpoint file, or the folder holding model.ckpt (required)")
-	n := fs.Int("num-examples", 500, fmt.Sprintf("fresh data examples to evaluate (%d test images for a score model's ODE likelihood)", defaultScoreImages))
+	n := fs.Int("num-examples", 500, fmt.Sprintf("fresh data examples to evaluate (%d test images for a score model's ODE likelihood); 0 skips the bound or likelihood of an image checkpoint whose samples are scored", defaultScoreImages))
 	seed := fs.Int64("seed", 0, "seed of the data and of the noise")
 	noEMA := fs.Bool("no-ema", false, "use the raw weights instead of their EMA")
 	plot := fs.String("plot", "", "DDPM checkpoints: write a PNG of the bound's terms against t")
@@ -133,8 +135,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *modelPath == "" {
 		return errors.New("--model-path is required")
 	}
-	if *n <= 0 {
-		return fmt.Errorf("--num-examples must be > 0, got %d", *n)
+	if *n < 0 {
+		return fmt.Errorf("--num-examples must be ≥ 0, got %d", *n)
 	}
 	if *samples < 0 {
 		return fmt.Errorf("--samples must be ≥ 0, got %d", *samples)
@@ -242,9 +244,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		null = fmt.Sprintf("; the %s of the unconditional model, every example with the null condition ∅", what)
 	}
-	fmt.Fprintf(stdout, "model: %s (step %d, %s weights; %s%s)\n", path, ck.Step, weights, modelDesc(cfg), null)
-	obj := map[string]any{"checkpoint": path, "step": ck.Step, "weights": weights, "model": modelDesc(cfg)}
+	fmt.Fprintf(stdout, "model: %s (step %d, %s weights; %s%s)\n", path, ck.Step, weights, samplers.DescribeModel(cfg), null)
+	obj := map[string]any{"checkpoint": path, "step": ck.Step, "weights": weights, "model": samplers.DescribeModel(cfg)}
+	if *n == 0 && (!cfg.IsImage() || sampler == nil) {
+		return fmt.Errorf("--num-examples 0 skips the bound or likelihood, which leaves nothing to evaluate: it is for image checkpoints with --samples > 0")
+	}
 	switch {
+	case *n == 0:
+		fmt.Fprintln(stdout, "--num-examples 0: no bound or likelihood")
 	case cfg.IsScore():
 		o := scoreOptions{n: *n, seed: *seed, solver: solver, steps: *odeSteps, divergence: div}
 		if *divName == "" && cfg.IsImage() {
@@ -275,20 +282,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return samplers.WriteJSON(stdout, obj)
 	}
 	return nil
-}
-
-// modelDesc describes the model of a configuration.
-func modelDesc(cfg experiment.Config) string {
-	var d string
-	if cfg.IsScore() {
-		d = fmt.Sprintf("score model, %s SDE", cfg.SDE)
-	} else {
-		d = fmt.Sprintf("DDPM model, T = %d, %s schedule", cfg.Timesteps, cfg.Schedule)
-	}
-	if k := cfg.Classes(); k > 0 {
-		d += fmt.Sprintf(", conditional on %d classes", k)
-	}
-	return d
 }
 
 // evalBound2D reports the bound on −log p_θ of n fresh 2-D points in nats,

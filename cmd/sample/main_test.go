@@ -139,7 +139,7 @@ func TestSampleImagesClassMajor(t *testing.T) {
 		if !strings.Contains(out, tc.line) {
 			t.Errorf("output lacks %q:\n%s", tc.line, out)
 		}
-		if obj["label_order"] != tc.order || num(t, obj, "grid_columns") != float64(tc.cols) || num(t, obj, "classes") != 10 || num(t, obj, "nfe") != 2 {
+		if obj["label_order"] != tc.order || cmdtest.Num(t, obj, "grid_columns") != float64(tc.cols) || cmdtest.Num(t, obj, "classes") != 10 || cmdtest.Num(t, obj, "nfe") != 2 {
 			t.Errorf("JSON %v, want label_order %s, grid_columns %d, classes 10, nfe 2", obj, tc.order, tc.cols)
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -59,28 +58,7 @@ func sampleJSON(t *testing.T, args ...string) (string, map[string]any) {
 	if err := run(append(args, "--json", "--quiet"), &out, &errb); err != nil {
 		t.Fatalf("%v\n%s%s", err, out.String(), errb.String())
 	}
-	return out.String(), lastJSON(t, out.String())
-}
-
-// lastJSON parses the last line of out as a JSON object.
-func lastJSON(t *testing.T, out string) map[string]any {
-	t.Helper()
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	var obj map[string]any
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &obj); err != nil {
-		t.Fatalf("the last line is not a JSON object: %v\n%s", err, out)
-	}
-	return obj
-}
-
-// num returns obj[key] as a number, failing the test when it is not one.
-func num(t *testing.T, obj map[string]any, key string) float64 {
-	t.Helper()
-	v, ok := obj[key].(float64)
-	if !ok {
-		t.Fatalf("JSON %s = %v (%T), want a number", key, obj[key], obj[key])
-	}
-	return v
+	return out.String(), cmdtest.LastJSON(t, out.String())
 }
 
 // TestSamplers runs every sampler on the checkpoints it can sample, 2-D
@@ -150,7 +128,7 @@ func TestSamplers(t *testing.T) {
 					t.Fatalf("non-finite sample %v", p)
 				}
 			}
-			nfe, total := int(num(t, obj, "nfe")), int(num(t, obj, "total_nfe"))
+			nfe, total := int(cmdtest.Num(t, obj, "nfe")), int(cmdtest.Num(t, obj, "total_nfe"))
 			if (c.nfe < 0 && nfe <= 0) || (c.nfe >= 0 && nfe != c.nfe) {
 				t.Errorf("%d model evaluations, want %d", nfe, c.nfe)
 			}
@@ -558,7 +536,7 @@ func TestSampleConditionalQuality(t *testing.T) {
 		{[]string{"--classes"}, 0.8},
 	} {
 		_, obj := sampleJSON(t, append([]string{"--model-path", dir, "--sampler", "dpm++2m", "--num-samples", "400", "--out", filepath.Join(t.TempDir(), "s")}, tc.args...)...)
-		in := num(t, obj, "in_requested_mode")
+		in := cmdtest.Num(t, obj, "in_requested_mode")
 		t.Logf("%v: %.3f in the requested mode, mode shares %v", tc.args, in, obj["mode_shares"])
 		if in < tc.min {
 			t.Errorf("%v: %.3f of the samples in the requested mode, want ≥ %.2f", tc.args, in, tc.min)

@@ -3,7 +3,9 @@
 package cmdtest
 
 import (
+	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -50,4 +52,26 @@ func ZeroWeights(tb testing.TB, path string) {
 	if err := diffusion.WriteCheckpoint(path, ck); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// LastJSON parses the last line of a command's stdout as the JSON object
+// that --json prints there.
+func LastJSON(tb testing.TB, out string) map[string]any {
+	tb.Helper()
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &obj); err != nil {
+		tb.Fatalf("the last line is not a JSON object: %v\n%s", err, out)
+	}
+	return obj
+}
+
+// Num returns obj[key] as a number, failing the test when it is not one.
+func Num(tb testing.TB, obj map[string]any, key string) float64 {
+	tb.Helper()
+	v, ok := obj[key].(float64)
+	if !ok {
+		tb.Fatalf("JSON %s = %v (%T), want a number", key, obj[key], obj[key])
+	}
+	return v
 }

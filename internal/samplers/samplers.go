@@ -194,7 +194,7 @@ func Build(cfg experiment.Config, path string, s Settings) (*Sampler, error) {
 		if m, err = cfg.SamplingModel(); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		modelDesc = describeModel(cfg)
+		modelDesc = DescribeModel(cfg)
 	} else if m, modelDesc, err = sdeModel(cfg, path, name); err != nil {
 		return nil, err
 	}
@@ -352,8 +352,9 @@ func discreteSpacing(spacing, name string) (string, error) {
 	return "", fmt.Errorf("unknown --spacing %q for %s (want linspace, leading, trailing or ddim; lambda is for dpm++2m and dpm++2s)", spacing, name)
 }
 
-// describeModel describes the model of a configuration.
-func describeModel(cfg experiment.Config) string {
+// DescribeModel describes the model of a configuration for the commands' output
+// ("DDPM model, T = 1000, linear schedule, conditional on 10 classes").
+func DescribeModel(cfg experiment.Config) string {
 	var d string
 	if cfg.IsScore() {
 		d = fmt.Sprintf("score model, %s SDE", cfg.SDE)
@@ -378,7 +379,7 @@ func sdeModel(cfg experiment.Config, path, name string) (diffusion.Model, string
 		if err != nil {
 			return m, "", fmt.Errorf("%s: %w", path, err)
 		}
-		return m, describeModel(cfg), nil
+		return m, DescribeModel(cfg), nil
 	}
 	p, den, _, err := cfg.Build()
 	if err != nil {

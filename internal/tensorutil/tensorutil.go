@@ -75,29 +75,26 @@ func ConcatFirstAxis(ts []*tensors.Tensor) (*tensors.Tensor, error) {
 func Float64s(t *tensors.Tensor) ([]float64, error) {
 	switch t.DType() {
 	case dtypes.Float32:
-		f, err := tensors.CopyFlatData[float32](t)
-		if err != nil {
-			return nil, err
-		}
-		r := make([]float64, len(f))
-		for i, v := range f {
-			r[i] = float64(v)
-		}
-		return r, nil
+		return widen[float32](t)
 	case dtypes.Float64:
 		return tensors.CopyFlatData[float64](t)
 	case dtypes.Int32:
-		f, err := tensors.CopyFlatData[int32](t)
-		if err != nil {
-			return nil, err
-		}
-		r := make([]float64, len(f))
-		for i, v := range f {
-			r[i] = float64(v)
-		}
-		return r, nil
+		return widen[int32](t)
 	}
 	return nil, fmt.Errorf("tensorutil: expected a float32, float64 or int32 tensor, got %s", t.Shape())
+}
+
+// widen copies a tensor of element type T to []float64.
+func widen[T float32 | int32](t *tensors.Tensor) ([]float64, error) {
+	v, err := tensors.CopyFlatData[T](t)
+	if err != nil {
+		return nil, err
+	}
+	r := make([]float64, len(v))
+	for i, x := range v {
+		r[i] = float64(x)
+	}
+	return r, nil
 }
 
 // FromFloat64s makes a tensor of dtype dt (Float32 or Float64) shaped dims
