@@ -27,7 +27,8 @@ type DPMSolverPP2M struct {
 	// DefaultFastSteps).
 	Steps int
 	// Spacing is "" or "lambda" (even in λ, DPM-Solver's choice for small
-	// images) or any spacing of [StepGrid] ("linspace": even in time).
+	// images), "karras" (σ/α spaced as EDM's [KarrasGrid], ρ = 7) or any
+	// spacing of [StepGrid] ("linspace": even in time).
 	Spacing string
 	// ClipX0 clips x̂₀ to [−1, 1] (pixel data).
 	ClipX0 bool
@@ -46,8 +47,8 @@ func (s DPMSolverPP2M) Start(b *Batch) (Stepper, error) {
 }
 
 // fastGrid returns the levels of the fast solvers: steps (default
-// DefaultFastSteps) levels spaced by spacing ("", "lambda" or a StepGrid
-// spacing).
+// DefaultFastSteps) levels spaced by spacing ("", "lambda", "karras" or a
+// StepGrid spacing).
 func fastGrid(levels NoiseLevels, steps int, spacing string) ([]Level, error) {
 	if steps < 0 {
 		return nil, fmt.Errorf("diffusion: the number of steps must be ≥ 0, got %d", steps)
@@ -55,8 +56,11 @@ func fastGrid(levels NoiseLevels, steps int, spacing string) ([]Level, error) {
 	if steps == 0 {
 		steps = DefaultFastSteps
 	}
-	if spacing == "" || spacing == "lambda" {
+	switch spacing {
+	case "", "lambda":
 		return LambdaGrid(levels, steps)
+	case "karras":
+		return KarrasGrid(levels, steps, 0)
 	}
 	return StepGrid(levels, steps, spacing)
 }

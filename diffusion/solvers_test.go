@@ -71,6 +71,8 @@ func TestSolverOrders(t *testing.T) {
 		{"DPM-Solver++(2M)", ns, func(n int) Solver { return DPMSolverPP2M{Steps: n, StopAtMinTime: true} }, func(n int) int { return n - 1 }, 1.75, 2.6},
 		{"DPM-Solver++(2M) time-uniform", long, func(n int) Solver { return DPMSolverPP2M{Steps: n, Spacing: "linspace", StopAtMinTime: true} },
 			func(n int) int { return n - 1 }, 1.75, 2.6},
+		{"DPM-Solver++(2M) Karras spacing", ns, func(n int) Solver { return DPMSolverPP2M{Steps: n, Spacing: "karras", StopAtMinTime: true} },
+			func(n int) int { return n - 1 }, 1.75, 2.6},
 		{"DPM-Solver++(2S)", ns, func(n int) Solver { return DPMSolverPP2S{Steps: n, StopAtMinTime: true} }, func(n int) int { return 2*n - 2 }, 1.75, 2.6},
 		{"EDM Heun", ns, func(n int) Solver { return EDM{Steps: n, StopAtMinTime: true} }, func(n int) int { return 2*n - 2 }, 1.75, 2.6},
 	}

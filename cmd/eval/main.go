@@ -40,7 +40,8 @@
 // and for Gaussian noise, which set the scale. The samples are drawn as
 // cmd/sample draws them (package internal/samplers): --sampler (default
 // ddim; any sampler of cmd/sample that the checkpoint can use, with its
-// default settings) over --sample-steps steps (0: the sampler's default, 50
+// default settings) over --sample-steps steps spread by --spacing (as
+// cmd/sample's) (0: the sampler's default, 50
 // for ddim), x̂₀ clipped; for a class-conditional checkpoint --class K
 // gives every sample the label K, --classes (the default) cycles through
 // the labels, and --guidance W applies classifier-free guidance (1: none).
@@ -102,7 +103,7 @@ func main() {
 const defaultSamples = 1000
 
 // sampleFlags are the flags of the samples eval scores (images only).
-var sampleFlags = []string{"samples", "sampler", "sample-steps", "cache", "class", "classes", "guidance"}
+var sampleFlags = []string{"samples", "sampler", "sample-steps", "spacing", "cache", "class", "classes", "guidance"}
 
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
@@ -115,6 +116,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	samples := fs.Int("samples", defaultSamples, "images: samples to compare with the test set (0: none; default 1000 for DDPM checkpoints, 0 for score ones)")
 	samplerName := fs.String("sampler", "ddim", "images: sampler of the samples: ddpm, ddim, dpm++2m, dpm++2s, edm, em, pc, ode or langevin (as cmd/sample)")
 	sampleSteps := fs.Int("sample-steps", 0, "images: steps of the sampler (0: its default; 50 for ddim)")
+	spacing := fs.String("spacing", "", "images: how the sampler spreads its steps, as cmd/sample's --spacing (ddpm, ddim: linspace, leading, trailing, ddim; dpm++2m, dpm++2s: lambda, karras or those)")
 	class := fs.Int("class", -1, "images, class-conditional checkpoints: give every sample the label K")
 	classes := fs.Bool("classes", false, "images, class-conditional checkpoints: cycle through all labels (the default)")
 	guidance := fs.Float64("guidance", 1, "images, class-conditional checkpoints: classifier-free guidance weight W ≥ 0 (1: none)")
@@ -201,7 +203,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.IsImage() && nSamples > 0 {
 		if sampler, err = samplers.Build(cfg, path, samplers.Settings{
-			Name: *samplerName, Steps: *sampleSteps, Given: map[string]bool{"sample-steps": given["sample-steps"]},
+			Name: *samplerName, Steps: *sampleSteps, Spacing: *spacing,
+			Given:  map[string]bool{"sample-steps": given["sample-steps"], "spacing": given["spacing"]},
 			Solver: score.Heun, Corrector: 1,
 		}); err != nil {
 			return err

@@ -21,7 +21,8 @@
 //   - dpm++2s: DPM-Solver++(2S), second-order single-step, --sample-steps
 //     levels (default 10): 2·steps − 1 model evaluations. Both
 //     DPM-Solver++ samplers space their levels evenly in λ = log(α/σ)
-//     (--spacing lambda, the default) or by any ddpm spacing;
+//     (--spacing lambda, the default), as EDM spaces σ/α (karras), or by
+//     any ddpm spacing;
 //   - edm: Karras et al.'s deterministic Heun sampler on --sample-steps
 //     Karras σ's (default 20) with exponent --rho (default 7): 2·steps − 1
 //     model evaluations.
@@ -152,7 +153,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("num-samples", 2000, "number of samples")
 	samplerName := fs.String("sampler", "", "ddpm, ddim, dpm++2m, dpm++2s, edm (any checkpoint); em, pc, ode, langevin (score checkpoints, or DDPM ones with the linear T = 1000 schedule; langevin: VE only) (default: ddpm for DDPM checkpoints, pc for score ones)")
 	steps := fs.Int("sample-steps", 0, "number of sampling steps (0: every step for ddpm (1000 on a score checkpoint), 50 for ddim, 20 for dpm++2m and edm, 10 for dpm++2s, 500 for em and pc, 100 for ode)")
-	spacing := fs.String("spacing", "", "ddpm, ddim, dpm++2m, dpm++2s: how the steps are spread: linspace (ddpm, ddim default), leading, trailing, ddim (improved DDPM's stride rule) or lambda (even in log-SNR; dpm++ default)")
+	spacing := fs.String("spacing", "", "ddpm, ddim, dpm++2m, dpm++2s: how the steps are spread: linspace (ddpm, ddim default), leading, trailing, ddim (improved DDPM's stride rule) or, for dpm++, lambda (even in log-SNR, the default) or karras (EDM's σ spacing)")
 	eta := fs.Float64("eta", 0, "ddim: η in [0, 1] (0: deterministic, 1: DDPM-like noise)")
 	variance := fs.String("variance", "", "ddpm: sampling variance when not learned: small (β̃) or large (β) (default: the checkpoint's)")
 	clip := fs.Bool("clip", false, "ddpm, ddim, dpm++2m, dpm++2s, edm: clip the predicted x0 to [-1, 1] (default: on for images, off for 2-D data)")

@@ -255,9 +255,9 @@ func Build(cfg experiment.Config, path string, s Settings) (*Sampler, error) {
 			spacing = "lambda"
 		}
 		switch spacing {
-		case "lambda", "linspace", "leading", "trailing", "ddim":
+		case "lambda", "karras", "linspace", "leading", "trailing", "ddim":
 		default:
-			return nil, fmt.Errorf("unknown --spacing %q for %s (want lambda, linspace, leading, trailing or ddim)", spacing, name)
+			return nil, fmt.Errorf("unknown --spacing %q for %s (want lambda, karras, linspace, leading, trailing or ddim)", spacing, name)
 		}
 		steps := s.Steps
 		if name == "dpm++2m" {
@@ -349,7 +349,7 @@ func discreteSpacing(spacing, name string) (string, error) {
 	case "linspace", "leading", "trailing", "ddim":
 		return spacing, nil
 	}
-	return "", fmt.Errorf("unknown --spacing %q for %s (want linspace, leading, trailing or ddim; lambda is for dpm++2m and dpm++2s)", spacing, name)
+	return "", fmt.Errorf("unknown --spacing %q for %s (want linspace, leading, trailing or ddim; lambda and karras are for dpm++2m and dpm++2s)", spacing, name)
 }
 
 // DescribeModel describes the model of a configuration for the commands' output

@@ -105,13 +105,15 @@ func TestBuildDefaults(t *testing.T) {
 		{img, "ddim", diffusion.DDIM{Steps: 50, Spacing: "linspace", ClipX0: true}, "ddim 50 steps (linspace spacing), η 0, x̂₀ clipped", false},
 		{ddpm, "dpm++2m", diffusion.DPMSolverPP2M{Steps: 20, Spacing: "lambda"}, "dpm++2m 20 steps (lambda spacing)", false},
 		{ddpm, "dpm++2s", diffusion.DPMSolverPP2S{Steps: 10, Spacing: "lambda"}, "dpm++2s 10 steps (lambda spacing)", false},
+		{ddpm, "dpm++2m karras", diffusion.DPMSolverPP2M{Steps: 20, Spacing: "karras"}, "dpm++2m 20 steps (karras spacing)", false},
 		{img, "edm", diffusion.EDM{Steps: 20, Rho: 7, ClipX0: true}, "edm 20 steps, ρ 7, x̂₀ clipped", false},
 		{vp, "", score.PredictorCorrector{Steps: 500, Corrector: 1, SNR: score.DefaultSNRVP}, "pc 500 steps, 1 corrector, snr 0.01", true},
 		{vp, "ddpm", diffusion.DDPM{Steps: 1000, Spacing: "linspace"}, "ddpm 1000 steps (linspace spacing), small variance", true},
 		{ddpm, "em", score.EulerMaruyama{Steps: 500}, "em 500 steps", true},
 		{ddpm, "ode", score.ODE{Steps: 100, Solver: score.Heun}, "ode heun 100 steps", true},
 	} {
-		s, err := Build(c.cfg, "x.ckpt", Settings{Name: c.name, Solver: score.Heun, Corrector: 1})
+		name, spacing, _ := strings.Cut(c.name, " ")
+		s, err := Build(c.cfg, "x.ckpt", Settings{Name: name, Spacing: spacing, Solver: score.Heun, Corrector: 1})
 		if err != nil {
 			t.Errorf("%s %q: %v", c.cfg.Dataset, c.name, err)
 			continue
