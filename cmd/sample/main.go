@@ -233,13 +233,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	weights := "EMA"
-	switch {
-	case ck.WeightsAreEMA:
-		weights = "exported EMA"
-	case !useEMA:
-		weights = "raw"
-	}
+	weights := samplers.Weights(ck, useEMA)
 	var progressW io.Writer = stderr
 	if *quiet {
 		progressW = nil

@@ -171,27 +171,29 @@ func TestSamplerRefusals(t *testing.T) {
 		{[]string{"--model-path", c.ddpm50, "--batch-size", "-1"}, []string{"--batch-size"}},
 	}
 	for _, tc := range cases {
-		base := filepath.Join(t.TempDir(), "out")
-		_, err := sample(append(tc.args, "--num-samples", "10", "--out", base)...)
-		if err == nil {
-			t.Errorf("%v: accepted", tc.args[2:])
-			continue
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q does not name %q", tc.args[2:], err, w)
-			}
-		}
-		assertNoOutput(t, base, tc.args)
+		assertRefused(t, tc.args, tc.want)
 	}
 }
 
-// assertNoOutput fails when base.csv or base.png exists.
-func assertNoOutput(t *testing.T, base string, args []string) {
+// assertRefused runs sample with args (which start with --model-path DIR) on
+// 10 samples and checks that it fails with an error naming every one of want
+// and writes neither FILE.csv nor FILE.png.
+func assertRefused(t *testing.T, args, want []string) {
 	t.Helper()
+	base := filepath.Join(t.TempDir(), "out")
+	_, err := sample(append(args, "--num-samples", "10", "--out", base)...)
+	if err == nil {
+		t.Errorf("%v: accepted", args[2:])
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%v: error %q does not name %q", args[2:], err, w)
+		}
+	}
 	for _, ext := range []string{".csv", ".png"} {
 		if _, err := os.Stat(base + ext); err == nil {
-			t.Errorf("%v: %s written despite the error", args, ext)
+			t.Errorf("%v: %s written despite the error", args[2:], ext)
 		}
 	}
 }
@@ -453,18 +455,7 @@ func TestSampleConditionRefusals(t *testing.T) {
 		{[]string{"--model-path", c.cond, "--classes=false", "--guidance", "3"}, []string{"--guidance", "--classes=false"}},
 	}
 	for _, tc := range cases {
-		base := filepath.Join(t.TempDir(), "out")
-		_, err := sample(append(tc.args, "--sampler", "ddim", "--sample-steps", "2", "--num-samples", "10", "--out", base)...)
-		if err == nil {
-			t.Errorf("%v: accepted", tc.args[2:])
-			continue
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q does not name %q", tc.args[2:], err, w)
-			}
-		}
-		assertNoOutput(t, base, tc.args)
+		assertRefused(t, append(tc.args, "--sampler", "ddim", "--sample-steps", "2"), tc.want)
 	}
 }
 

@@ -226,22 +226,7 @@ func TestSampleScoreBadInput(t *testing.T) {
 		{[]string{"--model-path", ddpm50, "--sampler", "ddpm", "--corrector", "2"}, []string{"--corrector", "pc"}},
 	}
 	for _, c := range cases {
-		base := filepath.Join(t.TempDir(), "out")
-		_, err := sample(append(c.args, "--num-samples", "10", "--out", base)...)
-		if err == nil {
-			t.Errorf("%v: accepted", c.args[2:])
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q does not name %q", c.args[2:], err, w)
-			}
-		}
-		for _, ext := range []string{".csv", ".png"} {
-			if _, err := os.Stat(base + ext); err == nil {
-				t.Errorf("%v: %s written despite the error", c.args[2:], ext)
-			}
-		}
+		assertRefused(t, c.args, c.want)
 	}
 }
 

@@ -352,6 +352,19 @@ func discreteSpacing(spacing, name string) (string, error) {
 	return "", fmt.Errorf("unknown --spacing %q for %s (want linspace, leading, trailing or ddim; lambda and karras are for dpm++2m and dpm++2s)", spacing, name)
 }
 
+// Weights names the weights a command samples with: "exported EMA" for a
+// sampling-only checkpoint whose weights are already the EMA, "EMA" when
+// useEMA picks the checkpoint's EMA, "raw" otherwise.
+func Weights(ck *diffusion.Checkpoint, useEMA bool) string {
+	switch {
+	case ck.WeightsAreEMA:
+		return "exported EMA"
+	case useEMA:
+		return "EMA"
+	}
+	return "raw"
+}
+
 // DescribeModel describes the model of a configuration for the commands' output
 // ("DDPM model, T = 1000, linear schedule, conditional on 10 classes").
 func DescribeModel(cfg experiment.Config) string {

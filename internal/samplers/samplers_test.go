@@ -141,3 +141,19 @@ func TestWriteJSON(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestWeights(t *testing.T) {
+	for _, tc := range []struct {
+		exported, useEMA bool
+		want             string
+	}{
+		{false, true, "EMA"},
+		{false, false, "raw"},
+		{true, false, "exported EMA"},
+		{true, true, "exported EMA"},
+	} {
+		if got := Weights(&diffusion.Checkpoint{WeightsAreEMA: tc.exported}, tc.useEMA); got != tc.want {
+			t.Errorf("Weights(WeightsAreEMA=%v, useEMA=%v) = %q, want %q", tc.exported, tc.useEMA, got, tc.want)
+		}
+	}
+}
