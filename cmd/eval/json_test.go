@@ -211,20 +211,7 @@ func TestEvalSampleRefusals(t *testing.T) {
 		{[]string{"--model-path", cond, "--guidance", "-1"}, []string{"--guidance", "-1"}},
 		{[]string{"--model-path", ddpm, "--samples", "-1"}, []string{"--samples", "-1"}},
 	} {
-		var out, errb bytes.Buffer
-		err := run(append(c.args, "--plot", plot, "--quiet"), &out, &errb)
-		if err == nil {
-			t.Errorf("%v: accepted", c.args[2:])
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q does not name %q", c.args[2:], err, w)
-			}
-		}
-		if out.Len() > 0 {
-			t.Errorf("%v: printed %q despite the error", c.args[2:], out.String())
-		}
+		assertRefused(t, append(c.args, "--plot", plot), c.want)
 		if _, err := os.Stat(plot); err == nil {
 			t.Fatalf("%v: --plot written despite the error", c.args[2:])
 		}
@@ -308,17 +295,7 @@ func TestEvalImageSamples(t *testing.T) {
 		{[]string{"--sampler", "pc"}, []string{"DDPM", "T = 50", "--sampler pc"}},
 		{[]string{"--class", "10"}, []string{"--class 10", "0…9"}},
 	} {
-		var out, errb bytes.Buffer
-		err := run(append([]string{"--model-path", dir, "--num-examples", "4", "--cache", cache, "--quiet"}, tc.args...), &out, &errb)
-		if err == nil {
-			t.Errorf("%v: accepted", tc.args)
-			continue
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q does not name %q", tc.args, err, w)
-			}
-		}
+		assertRefused(t, append([]string{"--model-path", dir, "--num-examples", "4", "--cache", cache}, tc.args...), tc.want)
 	}
 }
 

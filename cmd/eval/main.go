@@ -210,6 +210,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if *n == 0 && (!cfg.IsImage() || sampler == nil) {
+		return fmt.Errorf("--num-examples 0 skips the bound or likelihood, which leaves nothing to evaluate: it is for image checkpoints with --samples > 0")
+	}
 	m, err := cfg.SamplingModel()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -234,7 +237,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	start := time.Now()
 	null := ""
-	if cfg.Classes() > 0 {
+	if cfg.Classes() > 0 && *n > 0 {
 		what := "bound"
 		if cfg.IsScore() {
 			what = "likelihood"
@@ -243,9 +246,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "model: %s (step %d, %s weights; %s%s)\n", path, ck.Step, weights, samplers.DescribeModel(cfg), null)
 	obj := map[string]any{"checkpoint": path, "step": ck.Step, "weights": weights, "model": samplers.DescribeModel(cfg)}
-	if *n == 0 && (!cfg.IsImage() || sampler == nil) {
-		return fmt.Errorf("--num-examples 0 skips the bound or likelihood, which leaves nothing to evaluate: it is for image checkpoints with --samples > 0")
-	}
 	switch {
 	case *n == 0:
 		fmt.Fprintln(stdout, "--num-examples 0: no bound or likelihood")

@@ -71,3 +71,23 @@ func TestEvalImagesBound(t *testing.T) {
 		t.Errorf("bound %v bits/dim out of range", v)
 	}
 }
+
+// assertRefused runs eval --quiet with args and checks that it fails with an
+// error naming every one of want and prints nothing to stdout.
+func assertRefused(t *testing.T, args, want []string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(append(args, "--quiet"), &out, &errb)
+	if err == nil {
+		t.Errorf("%v: accepted", args)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%v: error %q does not name %q", args, err, w)
+		}
+	}
+	if out.Len() > 0 {
+		t.Errorf("%v: printed %q despite the error", args, out.String())
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/godiffusion/diffusion-models/backend"
@@ -152,20 +151,7 @@ func TestEvalScoreBadInput(t *testing.T) {
 		{[]string{"--model-path", sc, "--num-examples", "-1"}, []string{"--num-examples"}},
 	}
 	for _, c := range cases {
-		var out, errb bytes.Buffer
-		err := run(append(c.args, "--quiet"), &out, &errb)
-		if err == nil {
-			t.Errorf("%v: accepted", c.args[2:])
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q does not name %q", c.args[2:], err, w)
-			}
-		}
-		if out.Len() > 0 {
-			t.Errorf("%v: printed %q despite the error", c.args[2:], out.String())
-		}
+		assertRefused(t, c.args, c.want)
 	}
 	if _, err := os.Stat(cases[4].args[3]); err == nil {
 		t.Errorf("--plot written despite the error")
