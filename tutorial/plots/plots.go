@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/png"
 	"math"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -103,18 +104,26 @@ const (
 	outerMargin        = vg.Length(6)   // points of white space around a plot
 )
 
+// palette holds the series colours: gonum's seven dark colours, then teal,
+// dark grey and olive, so that a plot of ten classes (digits, or the eight
+// modes of gaussians8) gives each its own colour.
+var palette = append(slices.Clone(plotutil.DarkColors),
+	color.RGBA{R: 0, G: 150, B: 160, A: 255},
+	color.RGBA{R: 70, G: 70, B: 70, A: 255},
+	color.RGBA{R: 160, G: 150, B: 0, A: 255})
+
 // seriesColor returns the colour of series i. Series are numbered across
-// all groups of a plot (scatter groups first, then lines) so that every
-// series of one plot has its own colour.
+// all groups of a plot (scatter groups first, then lines) so that the
+// first len(palette) series of one plot have their own colours.
 func seriesColor(i int) color.RGBA {
-	return color.RGBAModel.Convert(plotutil.DarkColors[i%len(plotutil.DarkColors)]).(color.RGBA)
+	return color.RGBAModel.Convert(palette[i%len(palette)]).(color.RGBA)
 }
 
 // seriesDashes returns the dash pattern of line i. The dash index advances
 // once more after every full cycle of colours, so that (colour, dash) pairs
-// stay distinct for len(colours)·len(dashes) series.
+// stay distinct for len(palette)·len(dashes) series.
 func seriesDashes(i int) []vg.Length {
-	nc := len(plotutil.DarkColors)
+	nc := len(palette)
 	return plotutil.Dashes((i + i/nc) % len(plotutil.DefaultDashes))
 }
 

@@ -574,7 +574,7 @@ func TestGridLegendAndLines(t *testing.T) {
 }
 
 // TestStylesDistinct checks that the first 49 series get pairwise
-// different (colour, dash pattern) pairs, and the first 7 different colours.
+// different (colour, dash pattern) pairs, and the first 10 different colours.
 func TestStylesDistinct(t *testing.T) {
 	seen := map[string]int{}
 	colours := map[color.RGBA]int{}
@@ -584,11 +584,20 @@ func TestStylesDistinct(t *testing.T) {
 			t.Errorf("series %d and %d share colour and dashes %s", j, i, key)
 		}
 		seen[key] = i
-		if i < 7 {
+		if i < 10 {
 			if j, ok := colours[seriesColor(i)]; ok {
 				t.Errorf("series %d and %d share colour %v", j, i, seriesColor(i))
 			}
 			colours[seriesColor(i)] = i
+			// Distinct is not enough: two reds side by side read as one
+			// class. Every pair stays 60 apart in RGB.
+			for j := range i {
+				a, b := seriesColor(i), seriesColor(j)
+				dr, dg, db := float64(a.R)-float64(b.R), float64(a.G)-float64(b.G), float64(a.B)-float64(b.B)
+				if d := math.Sqrt(dr*dr + dg*dg + db*db); d < 60 {
+					t.Errorf("series %d and %d have colours only %.0f apart: %v, %v", j, i, d, b, a)
+				}
+			}
 		}
 	}
 }
