@@ -66,12 +66,12 @@ func (st *ddimStepper) Next() (Query, bool) {
 func (st *ddimStepper) Tell(out Output) (*StepInfo, error) {
 	t, s := st.grid[st.k], st.grid[st.k+1]
 	x0, eps := out.X0, out.Eps
-	if st.s.ClipX0 {
-		x0 = clip(x0)
-		eps = make([]float64, len(x0))
-		for i := range eps {
-			eps[i] = (st.x[i] - t.Alpha*x0[i]) / t.Sigma
+	if st.s.ClipX0 { // ε̂ = (x − α x̂₀)/σ from the clipped x̂₀
+		o, err := ConvertOutput(PredictX0, st.x, clip(x0), t)
+		if err != nil {
+			return nil, err
 		}
+		x0, eps = o.X0, o.Eps
 	}
 	a := t.Alpha / s.Alpha
 	sigma := st.s.Eta * (s.Sigma / t.Sigma) * math.Sqrt(max(t.Sigma*t.Sigma-a*a*s.Sigma*s.Sigma, 0))

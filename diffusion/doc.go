@@ -24,7 +24,9 @@
 // continuous SDE of package score — as noise levels x_t = α x₀ + σ ε over
 // continuous time t ∈ [0, 1] ([Level], [NoiseLevels]). Step index i of a
 // discrete process is at time t_i = (i+1)/T, and t = 0 is the data
-// ([Process.Time], [Process.Index]); that is the only conversion.
+// ([Process.Time], [Process.Index]); that is the only conversion (the grids
+// use Time's formula for any discrete NoiseLevels, and [Process.Model]
+// restates Index inside the graph, on the level's time node).
 //
 // # The sampling core
 //

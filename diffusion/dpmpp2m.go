@@ -89,13 +89,9 @@ func (st *dpm2mStepper) Tell(out Output) (*StepInfo, error) {
 	if st.s.ClipX0 {
 		x0 = clip(x0)
 	}
-	next := make([]float64, len(st.x))
-	if to.IsData() {
-		copy(next, x0)
-	} else {
-		h := to.Lambda() - from.Lambda()
-		ratio, coef := to.Sigma/from.Sigma, -to.Alpha*math.Expm1(-h)
-		d := x0
+	h := to.Lambda() - from.Lambda()
+	d := x0
+	if !to.IsData() {
 		if st.prevX0 != nil {
 			r := st.prevH / h
 			a, b := 1+1/(2*r), -1/(2*r)
@@ -104,11 +100,9 @@ func (st *dpm2mStepper) Tell(out Output) (*StepInfo, error) {
 				d[i] = a*x0[i] + b*st.prevX0[i]
 			}
 		}
-		for i := range next {
-			next[i] = ratio*st.x[i] + coef*d[i]
-		}
 		st.prevH = h
 	}
+	next := dpmUpdate(st.x, from, to, h, d)
 	st.prevX0 = x0
 	st.x = next
 	info := &StepInfo{K: st.k, T: to.T, X: next, X0: x0}
@@ -117,3 +111,25 @@ func (st *dpm2mStepper) Tell(out Output) (*StepInfo, error) {
 }
 
 func (st *dpm2mStepper) Result() []float64 { return st.x }
+
+// dpmUpdate returns DPM-Solver++'s first-order (exponential-integrator) step
+// of x from level from to level to with the data estimate d held fixed
+// (math/README.md §7.9; DDIM's η = 0 update when d = x̂₀):
+//
+//	x_to = (σ_to/σ_from) x − α_to (e^{−h} − 1) d,   h = λ_to − λ_from,
+//
+// and a copy of d when to is the data (σ_to = 0, λ = ∞). The caller passes h
+// (DPM-Solver++(2S)'s midpoint passes its r·h); it is not read at the data.
+// DPMSolverPP2M's steps and DPMSolverPP2S's two stages are all this update.
+func dpmUpdate(x []float64, from, to Level, h float64, d []float64) []float64 {
+	next := make([]float64, len(x))
+	if to.IsData() {
+		copy(next, d)
+		return next
+	}
+	ratio, coef := to.Sigma/from.Sigma, -to.Alpha*math.Expm1(-h)
+	for i := range next {
+		next[i] = ratio*x[i] + coef*d[i]
+	}
+	return next
+}

@@ -1,9 +1,5 @@
 package diffusion
 
-import (
-	"math"
-)
-
 // DPMSolverPP2S is DPM-Solver++(2S) (Lu et al. 2022, "DPM-Solver++",
 // Algorithm 1 with r = ½): a second-order single-step solver of the
 // probability-flow ODE. From level t_{k−1} to t_k, with h = λ_k − λ_{k−1} and
@@ -83,11 +79,7 @@ func (st *dpm2sStepper) Tell(out Output) (*StepInfo, error) {
 			if r := (mid.Lambda() - from.Lambda()) / h; r > 1e-6 && r < 1-1e-6 {
 				st.mid, st.r = mid, r
 				st.x0a = x0
-				ratio, coef := mid.Sigma/from.Sigma, -mid.Alpha*math.Expm1(-r*h)
-				st.u = make([]float64, len(x0))
-				for i := range st.u {
-					st.u[i] = ratio*st.x[i] + coef*x0[i]
-				}
+				st.u = dpmUpdate(st.x, from, mid, r*h, x0)
 				return nil, nil
 			}
 		}
@@ -104,16 +96,7 @@ func (st *dpm2sStepper) Tell(out Output) (*StepInfo, error) {
 
 // finish takes the step from → to with the data estimate d.
 func (st *dpm2sStepper) finish(from, to Level, d []float64) *StepInfo {
-	next := make([]float64, len(st.x))
-	if to.IsData() {
-		copy(next, d)
-	} else {
-		h := to.Lambda() - from.Lambda()
-		ratio, coef := to.Sigma/from.Sigma, -to.Alpha*math.Expm1(-h)
-		for i := range next {
-			next[i] = ratio*st.x[i] + coef*d[i]
-		}
-	}
+	next := dpmUpdate(st.x, from, to, to.Lambda()-from.Lambda(), d)
 	st.x = next
 	info := &StepInfo{K: st.k, T: to.T, X: next, X0: d}
 	st.k++

@@ -13,7 +13,9 @@ package diffusion
 // except the last step, to σ̃ = 0 (the data), which is Euler's (x̃ = x̂₀).
 // The model is evaluated at x = α x̃. The σ̃_i follow [KarrasGrid] (ρ = 7)
 // from σ/α at t = 1 to σ/α at MinTime; a discrete process takes its nearest
-// steps. A solve of Steps levels takes 2·Steps − 1 model evaluations.
+// steps, without repeats, so its grid may have fewer than Steps levels. A
+// grid of Steps levels takes Steps−1 Heun steps and the Euler step to the
+// data: 2·Steps − 1 model evaluations (2·Steps − 2 with StopAtMinTime).
 type EDM struct {
 	// Steps is the number of levels (0: DefaultFastSteps).
 	Steps int

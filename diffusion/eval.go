@@ -116,8 +116,12 @@ func (e BoundEvaluator) Start(b *Batch) (Stepper, error) {
 	if e.Variance == Learned && !b.LearnedVariance {
 		return nil, fmt.Errorf("diffusion: a learned variance needs a model that learns it")
 	}
+	if b.D < 1 {
+		return nil, fmt.Errorf("diffusion: the bound needs examples of at least one value, got %d", b.D)
+	}
 	T := e.Process.T()
 	st := &boundStepper{e: e, b: b, terms: make([]float64, b.N*(T+1))}
+	st.small, st.large, st.logBeta = e.Process.logVarianceTables()
 	s := e.Process.Schedule
 	aT, logVarT := s.SqrtAlphaBar[T-1], math.Log(s.OneMinusAlphaBar[T-1])
 	for n := range b.N {
@@ -125,7 +129,7 @@ func (e BoundEvaluator) Start(b *Batch) (Stepper, error) {
 		for _, x := range b.X[n*b.D : (n+1)*b.D] {
 			kl += dmath.NormalKL(aT*x, logVarT, 0, 0)
 		}
-		st.terms[n*(T+1)] = kl / float64(b.D) / math.Ln2
+		st.terms[n*(T+1)] = dmath.NatsToBitsPerDim(kl, b.D)
 	}
 	return st, nil
 }
@@ -136,6 +140,8 @@ type boundStepper struct {
 	i     int
 	xt    []float64
 	terms []float64
+	// p_θ's log-variance tables (see Process.logVarianceTables).
+	small, large, logBeta []float64
 }
 
 func (st *boundStepper) Len() int { return st.e.Process.T() }
@@ -162,12 +168,8 @@ func (st *boundStepper) Tell(out Output) (*StepInfo, error) {
 		variance = Learned
 	}
 	c1, c2 := s.PosteriorMeanCoef1[i], s.PosteriorMeanCoef2[i]
-	trueLogVar := s.PosteriorLogVarianceClipped[i]
-	logBeta := math.Log(s.Beta[i])
-	largeLog := logBeta
-	if i == 0 && s.T > 1 {
-		largeLog = math.Log(s.PosteriorVariance[1]) // β̃₂, as improved DDPM
-	}
+	trueLogVar := s.PosteriorLogVarianceClipped[i] // q's log β̃ (clipped at the first step)
+	smallLog, largeLog, logBeta := st.small[i], st.large[i], st.logBeta[i]
 	T, D := p.T(), st.b.D
 	for n := range st.b.N {
 		var sum float64
@@ -177,12 +179,12 @@ func (st *boundStepper) Tell(out Output) (*StepInfo, error) {
 			var logVar float64
 			switch variance {
 			case FixedSmall:
-				logVar = trueLogVar
+				logVar = smallLog
 			case FixedLarge:
 				logVar = largeLog
 			case Learned:
 				frac := (out.V[k] + 1) / 2
-				logVar = frac*logBeta + (1-frac)*trueLogVar
+				logVar = frac*logBeta + (1-frac)*smallLog
 			default:
 				return nil, fmt.Errorf("diffusion: unknown variance type %v", variance)
 			}
@@ -197,7 +199,7 @@ func (st *boundStepper) Tell(out Output) (*StepInfo, error) {
 				sum += dmath.NormalKL(c1*x0+c2*xt, trueLogVar, mean, logVar)
 			}
 		}
-		st.terms[n*(T+1)+1+i] = sum / float64(D) / math.Ln2
+		st.terms[n*(T+1)+1+i] = dmath.NatsToBitsPerDim(sum, D)
 	}
 	st.i++
 	return &StepInfo{K: i, T: p.Time(i), X: st.xt, X0: out.X0}, nil

@@ -71,9 +71,17 @@ type NoiseLevels interface {
 // so that t = 1 is the last step and t = 0, "index −1", is the data, the
 // entry ᾱ_prev[0] = 1 of the schedule. This is the one conversion between
 // step indices and continuous time: [Process.Time] and [Process.Index].
+// Time's formula is written once, in stepTime, which the grids ([StepGrid],
+// [LevelAtLambda]) call directly since they see a discrete NoiseLevels only
+// through its number of steps; [Process.Model] restates Index inside the
+// graph, where the time is a node.
 
 // Time returns the continuous time of step index i: t_i = (i+1)/T.
-func (p *Process) Time(i int) float64 { return float64(i+1) / float64(p.T()) }
+func (p *Process) Time(i int) float64 { return stepTime(i, p.T()) }
+
+// stepTime is [Process.Time] for any discrete process of T steps:
+// t_i = (i+1)/T.
+func stepTime(i, T int) float64 { return float64(i+1) / float64(T) }
 
 // Index returns the step index nearest to time t > 0: i = round(t·T) − 1,
 // clamped to [0, T−1]. Index(Time(i)) = i for every step.
@@ -138,7 +146,7 @@ func StepGrid(levels NoiseLevels, n int, spacing string) ([]Level, error) {
 		}
 		grid := make([]Level, len(kept))
 		for k, i := range kept {
-			grid[len(kept)-1-k] = levels.At(float64(i+1) / float64(T))
+			grid[len(kept)-1-k] = levels.At(stepTime(i, T))
 		}
 		return grid, nil
 	}
@@ -169,7 +177,15 @@ func LambdaGrid(levels NoiseLevels, n int) ([]Level, error) {
 		return nil, fmt.Errorf("diffusion: LambdaGrid needs n ≥ 1, got %d", n)
 	}
 	hi, lo := levels.At(1), levels.At(levels.MinTime())
-	return gridBy(levels, n, func(u float64) float64 { return hi.Lambda() + u*(lo.Lambda()-hi.Lambda()) })
+	lambdas := make([]float64, n)
+	for k := range lambdas {
+		u := 0.0
+		if n > 1 {
+			u = float64(k) / float64(n-1)
+		}
+		lambdas[k] = hi.Lambda() + u*(lo.Lambda()-hi.Lambda())
+	}
+	return gridAt(levels, lambdas), nil
 }
 
 // KarrasGrid returns n levels whose scaled noise σ/α follows Karras et al.'s
@@ -191,27 +207,26 @@ func KarrasGrid(levels NoiseLevels, n int, rho float64) ([]Level, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gridBy(levels, n, func(u float64) float64 {
-		k := int(math.Round(u * float64(n-1)))
-		return -math.Log(sigmas[k]) // λ = −log(σ/α)
-	})
+	lambdas := make([]float64, n)
+	for k, s := range sigmas {
+		lambdas[k] = -math.Log(s) // λ = −log(σ/α)
+	}
+	return gridAt(levels, lambdas), nil
 }
 
-// gridBy returns the levels at λ = lambda(k/(n−1)), k = 0 … n−1.
-func gridBy(levels NoiseLevels, n int, lambda func(u float64) float64) ([]Level, error) {
-	grid := make([]Level, 0, n)
-	for k := range n {
-		u := 0.0
-		if n > 1 {
-			u = float64(k) / float64(n-1)
-		}
-		l := LevelAtLambda(levels, lambda(u))
+// gridAt returns the levels at the given λ values ([LevelAtLambda]), in
+// order, dropping a level at the same time as the one before it (a discrete
+// process whose nearest step repeats).
+func gridAt(levels NoiseLevels, lambdas []float64) []Level {
+	grid := make([]Level, 0, len(lambdas))
+	for _, lambda := range lambdas {
+		l := LevelAtLambda(levels, lambda)
 		if len(grid) > 0 && grid[len(grid)-1].T == l.T {
 			continue // a discrete process: the same step twice
 		}
 		grid = append(grid, l)
 	}
-	return grid, nil
+	return grid
 }
 
 // LevelAtLambda returns the level whose λ = log(α/σ) is lambda, between
@@ -222,7 +237,7 @@ func LevelAtLambda(levels NoiseLevels, lambda float64) Level {
 	if T := levels.Discrete(); T > 0 {
 		best, bestD := levels.At(1), math.Inf(1)
 		for i := range T {
-			l := levels.At(float64(i+1) / float64(T))
+			l := levels.At(stepTime(i, T))
 			if d := math.Abs(l.Lambda() - lambda); d < bestD {
 				best, bestD = l, d
 			}

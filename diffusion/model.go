@@ -108,7 +108,9 @@ func (m Model) WithClasses(k int) Model {
 // unconditional sampling Model on the process's own noise levels (see
 // [Model.WithClasses] for a conditional one): a level at time t reaches the
 // network as the training step Index(t) (the index into the original
-// schedule for a respaced process, see [Process.ModelTimesteps]).
+// schedule for a respaced process, see [Process.ModelTimesteps]). The graph
+// restates [Process.Index]'s formula, unavoidably: there t is a node, not a
+// float64.
 func (p *Process) Model(den Denoiser) Model {
 	T := float64(p.T())
 	return Model{
@@ -123,13 +125,14 @@ func (p *Process) Model(den Denoiser) Model {
 	}
 }
 
-// perExampleNode reshapes a [B] node to [B, 1, …, 1] to broadcast against like.
+// perExampleNode reshapes a [B] node v to [B, 1, …, 1], of like's rank, to
+// broadcast against like (whose first axis is the same batch).
 func perExampleNode(v, like *Node) *Node {
 	dims := make([]int, like.Rank())
 	for i := range dims {
 		dims[i] = 1
 	}
-	dims[0] = like.Shape().Dimensions[0]
+	dims[0] = v.Shape().Dimensions[0]
 	return Reshape(v, dims...)
 }
 

@@ -164,13 +164,7 @@ func (p *Process) extract(arr []float64, t, like *Node) *Node {
 	}
 	table := ConstAsDType(g, like.DType(), arr)
 	idx := ExpandAxes(ConvertDType(t, dtypes.Int32), -1) // [B, 1]
-	v := Gather(table, idx)                              // [B]
-	dims := make([]int, like.Rank())
-	for i := range dims {
-		dims[i] = 1
-	}
-	dims[0] = t.Shape().Dimensions[0]
-	return Reshape(v, dims...)
+	return perExampleNode(Gather(table, idx), like)      // [B] → [B, 1, ..., 1]
 }
 
 // ModelTimesteps maps step indices of this process to the indices of the
@@ -262,11 +256,7 @@ func (p *Process) EpsFromScore(t, score *Node) *Node {
 // Split separates a denoiser's output into the prediction and, for a
 // learned-variance denoiser, the variance channels v (nil otherwise).
 func (den Denoiser) Split(out *Node) (pred, v *Node) {
-	if !den.LearnedVariance {
-		return out, nil
-	}
-	parts := Split(out, -1, 2)
-	return parts[0], parts[1]
+	return SplitOutput(out, den.LearnedVariance)
 }
 
 // X0AndEps converts a prediction of type pred at x_t into both x̂₀ and ε̂.
@@ -316,28 +306,45 @@ func (p *Process) PMeanVariance(den Denoiser, out, xt, t *Node, variance Varianc
 	return PMean{Mean: mean, LogVariance: p.logVariance(variance, t, v, xt), X0: x0, Eps: eps}
 }
 
-// logVariance returns log σ²_t of p_θ for the given variance type.
+// logVariance returns log σ²_t of p_θ for the given variance type, from the
+// tables of [Process.logVarianceTables].
 func (p *Process) logVariance(variance VarianceType, t, v, like *Node) *Node {
-	s := p.Schedule
-	logBeta := make([]float64, s.T)
-	for i, b := range s.Beta {
-		logBeta[i] = math.Log(b)
-	}
+	small, large, logBeta := p.logVarianceTables()
 	switch variance {
 	case FixedSmall:
-		return p.extract(s.PosteriorLogVarianceClipped, t, like)
+		return p.extract(small, t, like)
 	case FixedLarge:
-		large := append([]float64{}, logBeta...)
-		if s.T > 1 {
-			large[0] = math.Log(s.PosteriorVariance[1])
-		}
 		return p.extract(large, t, like)
 	case Learned:
-		minLog := p.extract(s.PosteriorLogVarianceClipped, t, like)
+		minLog := p.extract(small, t, like)
 		maxLog := p.extract(logBeta, t, like)
 		frac := MulScalar(AddScalar(v, 1), 0.5)
 		return Add(Mul(frac, maxLog), Mul(OneMinus(frac), minLog))
 	}
 	exceptions.Panicf("diffusion: unknown variance type %v", variance)
 	return nil
+}
+
+// logVarianceTables returns, on the host, the per-step log-variances of p_θ
+// that [VarianceType] chooses from, indexed by step index i (paper step
+// t = i+1):
+//
+//	small[i]   = log β̃_t, with log β̃_1 = −∞ clipped to log β̃_2 (log β_1 when T = 1): FixedSmall, Learned's v = −1;
+//	large[i]   = log β_t, except large[0] = log β̃_2 when T > 1 (as improved DDPM): FixedLarge;
+//	logBeta[i] = log β_t: Learned's v = 1.
+//
+// small is the schedule's own PosteriorLogVarianceClipped (not to be
+// modified). Training ([Process.PMeanVariance]) and the bound
+// ([BoundEvaluator]) both read these tables.
+func (p *Process) logVarianceTables() (small, large, logBeta []float64) {
+	s := p.Schedule
+	logBeta = make([]float64, s.T)
+	for i, b := range s.Beta {
+		logBeta[i] = math.Log(b)
+	}
+	large = append([]float64{}, logBeta...)
+	if s.T > 1 {
+		large[0] = math.Log(s.PosteriorVariance[1])
+	}
+	return s.PosteriorLogVarianceClipped, large, logBeta
 }

@@ -159,6 +159,7 @@ type Driver struct {
 	dims    []int
 	opts    SampleOptions
 	noise   *Noise
+	size    int // values per example: the product of dims
 	names   []string
 	hasNull bool
 	execs   map[evalMode]*model.Exec
@@ -192,9 +193,13 @@ func NewDriver(backend compute.Backend, store *model.Store, m Model, s Solver, d
 	if dt := opts.dtype(); dt != dtypes.Float32 && dt != dtypes.Float64 {
 		return nil, fmt.Errorf("diffusion: models are evaluated in Float32 or Float64, not %s", dt)
 	}
+	size := 1
+	for _, v := range dims {
+		size *= v
+	}
 	return &Driver{
 		backend: backend, store: store, model: m, solver: s, dims: append([]int(nil), dims...), opts: opts,
-		noise: NewNoise(opts.Seed), names: opts.Cond.Names(), hasNull: opts.Cond.Null != nil,
+		noise: NewNoise(opts.Seed), size: size, names: opts.Cond.Names(), hasNull: opts.Cond.Null != nil,
 		execs: map[evalMode]*model.Exec{}, before: store.NumVariables(),
 	}, nil
 }
@@ -217,12 +222,7 @@ func (d *Driver) checkCount(n int) error {
 			return fmt.Errorf("diffusion: the starting points are shaped %s, want %d examples", sh, n)
 		}
 	}
-	if c, err := d.opts.Cond.Len(); err != nil {
-		return err
-	} else if c >= 0 && c != n {
-		return fmt.Errorf("diffusion: the condition has %d examples, want %d", c, n)
-	}
-	return nil
+	return d.opts.Cond.CheckLen(n)
 }
 
 // Close releases the compiled graphs.
@@ -235,23 +235,20 @@ func (d *Driver) Close() {
 
 // BatchRun is one batch being solved.
 type BatchRun struct {
-	d       *Driver
-	stepper Stepper
-	cond    cond.Condition
-	m, size int
-	index   int
-	nfe     int
-	steps   int
+	d        *Driver
+	stepper  Stepper
+	condArgs []any // the batch's condition as the evaluation graph takes it (cond.Condition.Args)
+	m        int
+	index    int
+	nfe      int
+	steps    int
 }
 
 // Batch starts the examples [start, start+m): their starting point (rows of
 // opts.Start, or prior noise drawn from the run's generator) and the
 // solver's stepper.
 func (d *Driver) Batch(start, m int) (*BatchRun, error) {
-	size := 1
-	for _, v := range d.dims {
-		size *= v
-	}
+	size := d.size
 	var x []float64
 	if d.opts.Start != nil {
 		rows, err := tensorutil.SliceFirstAxis(d.opts.Start, start, m)
@@ -280,7 +277,7 @@ func (d *Driver) Batch(start, m int) (*BatchRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &BatchRun{d: d, stepper: st, cond: c, m: m, size: size}, nil
+	return &BatchRun{d: d, stepper: st, condArgs: c.Args(m, d.hasNull), m: m}, nil
 }
 
 // Step runs the solver until it completes one step (one or more model
@@ -291,7 +288,7 @@ func (b *BatchRun) Step() (done bool, err error) {
 		if !ok {
 			return true, nil
 		}
-		out, err := b.d.eval(q, b.cond, b.m)
+		out, err := b.d.eval(q, b.condArgs, b.m)
 		if err != nil {
 			return false, err
 		}
@@ -315,9 +312,6 @@ func (b *BatchRun) Step() (done bool, err error) {
 // Result returns the stepper's result (after Step reported done).
 func (b *BatchRun) Result() []float64 { return b.stepper.Result() }
 
-// NFE returns the number of model evaluations so far.
-func (b *BatchRun) NFE() int { return b.nfe }
-
 func (b *BatchRun) report(f func(batch, k int, t float64, x, x0 *tensors.Tensor), info *StepInfo) error {
 	dims := append([]int{b.m}, b.d.dims...)
 	dt := b.d.opts.dtype()
@@ -335,12 +329,11 @@ func (b *BatchRun) report(f func(batch, k int, t float64, x, x0 *tensors.Tensor)
 	return nil
 }
 
-// eval evaluates the model at query q for the batch's m examples.
-func (d *Driver) eval(q Query, c cond.Condition, m int) (Output, error) {
-	size := m
-	for _, v := range d.dims {
-		size *= v
-	}
+// eval evaluates the model at query q for the batch's m examples, whose
+// condition is condArgs (made once per batch by [Driver.Batch]; tensors are
+// not donated to the call, so they serve every query of the batch).
+func (d *Driver) eval(q Query, condArgs []any, m int) (Output, error) {
+	size := m * d.size
 	if len(q.X) != size || (q.Probe != nil && len(q.Probe) != size) {
 		return Output{}, fmt.Errorf("diffusion: the solver asked about %d values (probe %d) for %d examples shaped %v", len(q.X), len(q.Probe), m, d.dims)
 	}
@@ -356,7 +349,7 @@ func (d *Driver) eval(q Query, c cond.Condition, m int) (Output, error) {
 		return Output{}, err
 	}
 	args := []any{xt, tensors.FromScalar(q.Level.T), tensors.FromScalar(q.Level.Alpha), tensors.FromScalar(q.Level.Sigma)}
-	args = append(args, c.Args(m, d.hasNull)...)
+	args = append(args, condArgs...)
 	if mode.hutchinson {
 		probe, err := tensorutil.FromFloat64s(q.Probe, dt, dims...)
 		if err != nil {

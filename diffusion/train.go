@@ -367,10 +367,8 @@ func (tr *Trainer) TrainStep(x0 *tensors.Tensor, c cond.Condition) (StepResult, 
 		return StepResult{}, fmt.Errorf("diffusion: TrainStep needs a batch shaped [B, ...], got %v", x0)
 	}
 	b := x0.Shape().Dimensions[0]
-	if n, err := c.Len(); err != nil {
+	if err := c.CheckLen(b); err != nil {
 		return StepResult{}, fmt.Errorf("diffusion: TrainStep: %w", err)
-	} else if n >= 0 && n != b {
-		return StepResult{}, fmt.Errorf("diffusion: TrainStep: the condition has %d examples, the batch %d", n, b)
 	}
 	if tr.exec == nil {
 		if err := tr.buildExec(c); err != nil {

@@ -83,6 +83,21 @@ func (c Condition) Len() (int, error) {
 	return n, nil
 }
 
+// CheckLen reports a condition that cannot be that of n examples: inputs or
+// a null mask that disagree among themselves (see [Condition.Len]), or that
+// hold a number of examples other than n. A condition without inputs or mask
+// fits any n.
+func (c Condition) CheckLen(n int) error {
+	m, err := c.Len()
+	if err != nil {
+		return err
+	}
+	if m >= 0 && m != n {
+		return fmt.Errorf("cond: the condition has %d examples, want %d", m, n)
+	}
+	return nil
+}
+
 // Labels returns the class labels, or nil when the condition has none.
 func (c Condition) Labels() ([]int32, error) {
 	t, ok := c.Inputs[Class]

@@ -51,6 +51,33 @@ func TestConditionHost(t *testing.T) {
 	}
 }
 
+// TestCheckLen checks that a condition fits a batch of its own length, that
+// the zero condition and a bare null mask of the right length fit, and that a
+// wrong length or inconsistent inputs are refused with the lengths named.
+func TestCheckLen(t *testing.T) {
+	c := Classes([]int32{3, 1, 4})
+	if err := c.CheckLen(3); err != nil {
+		t.Errorf("3 labels for 3 examples: %v", err)
+	}
+	if err := (Condition{}).CheckLen(7); err != nil {
+		t.Errorf("the zero condition refused: %v", err)
+	}
+	if err := (Condition{Null: []bool{true, false}}).CheckLen(2); err != nil {
+		t.Errorf("a null mask of 2 for 2 examples: %v", err)
+	}
+	if err := c.CheckLen(4); err == nil || !strings.Contains(err.Error(), "has 3 examples, want 4") {
+		t.Errorf("3 labels for 4 examples: %v", err)
+	}
+	if err := (Condition{Null: []bool{true}}).CheckLen(2); err == nil || !strings.Contains(err.Error(), "has 1 examples, want 2") {
+		t.Errorf("a null mask of 1 for 2 examples: %v", err)
+	}
+	bad := c
+	bad.Null = []bool{true}
+	if err := bad.CheckLen(3); err == nil || !strings.Contains(err.Error(), "null mask has 1") {
+		t.Errorf("mismatched null mask: %v", err)
+	}
+}
+
 // TestNodes checks the graph side: FromArgs rebuilds what Args fed,
 // WithNull doubles the batch with the second half null, Or merges masks,
 // and the zero Nodes is all null.
