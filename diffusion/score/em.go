@@ -62,11 +62,11 @@ func (st *emStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
 	if !last {
 		z = st.b.Noise.Normal(len(st.x))
 	}
+	sc := out.Score(lv)
 	next := make([]float64, len(st.x))
 	noise := g * math.Sqrt(dt)
 	for i, x := range st.x {
-		s := -out.Eps[i] / lv.Sigma
-		next[i] = x - (f*x-g*g*s)*dt
+		next[i] = x - (f*x-g*g*sc[i])*dt
 		if !last {
 			next[i] += noise * z[i]
 		}

@@ -3,6 +3,8 @@ package score
 import (
 	"fmt"
 	"math"
+
+	"github.com/godiffusion/diffusion-models/diffusion"
 )
 
 // Default tolerances of the adaptive RK45 solver (those of Song et al.'s
@@ -89,6 +91,8 @@ func axpy(y []float64, h float64, cs []float64, ks [][]float64) []float64 {
 // of e_i/(atol + rtol·max(|y_i|, |y'_i|)) is ≤ 1, e the difference between the
 // fifth- and fourth-order solutions, and the next step is
 // h·min(5, max(0.2, 0.9·err^{−1/5})); the first try is h = (t1 − t0)/100.
+// Either way k counts the completed steps (RK45's accepted ones), which
+// stepInfo numbers for the solvers.
 type integrator struct {
 	solver     Solver
 	steps      int
@@ -100,18 +104,23 @@ type integrator struct {
 	stage        int         // the stage whose derivative is needed next
 	ks           [][]float64 // the derivatives of the current step
 	point        []float64   // where stage `stage` is evaluated
-	k            int         // fixed: steps taken; RK45: tries
-	accepted     int
+	k            int         // steps completed (for RK45, accepted tries)
+	tries        int         // RK45: steps tried, accepted or not
 	done         bool
 }
 
-// newIntegrator prepares the solve of dy/dt = F from y0 at t0 to t1.
-func newIntegrator(solver Solver, steps int, tol Tolerance, t0, t1 float64, y0 []float64) (*integrator, error) {
+// newIntegrator prepares the solve of dy/dt = F from y0 at t0 to t1 for
+// user (the solver's name in error messages): a fixed-step rule needs
+// steps ≥ 1; RK45 chooses its own steps, so steps must be 0.
+func newIntegrator(user string, solver Solver, steps int, tol Tolerance, t0, t1 float64, y0 []float64) (*integrator, error) {
 	it := &integrator{solver: solver, steps: steps, rtol: tol.RTol, atol: tol.ATol, maxSteps: tol.MaxSteps, t0: t0, t1: t1, t: t0, y: y0}
 	switch {
 	case solver == RK45:
+		if steps != 0 {
+			return nil, errorf("%s with RK45 chooses its own steps; Steps must be 0, got %d", user, steps)
+		}
 		if tol.RTol < 0 || tol.ATol < 0 || tol.MaxSteps < 0 {
-			return nil, errorf("RK45 needs tolerances ≥ 0, got %+v", tol)
+			return nil, errorf("%s: RK45 needs tolerances ≥ 0, got %+v", user, tol)
 		}
 		if it.rtol <= 0 {
 			it.rtol = DefaultRTol
@@ -126,15 +135,31 @@ func newIntegrator(solver Solver, steps int, tol Tolerance, t0, t1 float64, y0 [
 		it.ks = make([][]float64, 7)
 	case tableaus[solver].b != nil:
 		if steps < 1 {
-			return nil, errorf("the %v solver needs Steps ≥ 1, got %d", solver, steps)
+			return nil, errorf("%s with the %v solver needs Steps ≥ 1, got %d", user, solver, steps)
 		}
 		it.h = (t1 - t0) / float64(steps)
 		it.ks = make([][]float64, len(tableaus[solver].b))
 	default:
-		return nil, errorf("unknown ODE solver %v", solver)
+		return nil, errorf("%s: unknown ODE solver %v", user, solver)
 	}
 	it.point = y0
 	return it, nil
+}
+
+// len returns the number of steps of a fixed-step solve, 0 for RK45, whose
+// steps are not known in advance (a Stepper's Len).
+func (it *integrator) len() int {
+	if it.solver == RK45 {
+		return 0
+	}
+	return it.steps
+}
+
+// stepInfo describes the step just completed: its 0-based number k − 1
+// (one count for fixed and adaptive steps), the time reached and the
+// state's first n values.
+func (it *integrator) stepInfo(n int) *diffusion.StepInfo {
+	return &diffusion.StepInfo{K: it.k - 1, T: it.t, X: it.y[:n]}
 }
 
 // next returns the time and state where F is needed next, or false when the
@@ -219,14 +244,14 @@ func (it *integrator) feedRK45() (bool, error) {
 		it.t += it.h
 		it.y = yNew
 		it.ks[0] = it.ks[6] // first same as last
-		it.accepted++
+		it.k++
 	}
 	factor := 5.0
 	if errNorm > 0 {
 		factor = math.Min(5, math.Max(0.2, 0.9*math.Pow(errNorm, -0.2)))
 	}
 	it.h *= factor
-	it.k++
+	it.tries++
 	done, err := it.beginTry()
 	it.done = done
 	return accepted, err
@@ -242,7 +267,7 @@ func (it *integrator) beginTry() (bool, error) {
 	if !(dir*(it.t1-it.t) > 1e-12*math.Abs(span)) {
 		return true, nil
 	}
-	if it.k >= it.maxSteps {
+	if it.tries >= it.maxSteps {
 		return false, fmt.Errorf("score: RK45 took more than %d steps from t=%g to t=%g (stuck at t=%g, h=%g); loosen the tolerances",
 			it.maxSteps, it.t0, it.t1, it.t, it.h)
 	}

@@ -11,10 +11,11 @@ const DefaultLangevinStepSize = 2e-5
 
 // AnnealedLangevin is annealed Langevin dynamics (Song & Ermon 2019,
 // Algorithm 1). Its noise levels are the SDE's at L evenly spaced times
-// τ_i from 1 to ε = MinTime, σ_i = σ(τ_i); for the VE SDE,
-// σ(t) = σ_min (σ_max/σ_min)^t, so they form NCSN's geometric sequence from
-// σ_max to (almost) σ_min, and a noise-conditional score network is a VE
-// score model evaluated at those τ_i. At each level it runs T steps of
+// τ_i from 1 to ε = MinTime (with L = 1, the single time ε), σ_i = σ(τ_i);
+// for the VE SDE, σ(t) = σ_min (σ_max/σ_min)^t, so they form NCSN's
+// geometric sequence from σ_max to (almost) σ_min, and a noise-conditional
+// score network is a VE score model evaluated at those τ_i. At each level it
+// runs T steps of
 //
 //	α_i = ε σ_i²/σ_L²,  x ← x + ½ α_i s_θ(x, τ_i) + √α_i z,  z ~ N(0, I),
 //
@@ -79,9 +80,10 @@ func (st *langevinStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, erro
 	lv := st.sde.At(tau)
 	alpha := st.eps * lv.Sigma * lv.Sigma / (st.sigmaL * st.sigmaL) // α_i = ε σ_i²/σ_L²
 	last := st.k == st.Len()-1
+	sc := out.Score(lv)
 	next := make([]float64, len(st.x))
 	for i, x := range st.x {
-		next[i] = x + 0.5*alpha*(-out.Eps[i]/lv.Sigma)
+		next[i] = x + 0.5*alpha*sc[i]
 	}
 	if !last {
 		z := st.b.Noise.Normal(len(next))

@@ -46,7 +46,8 @@ type LikelihoodOptions struct {
 	// fixed-step Euler, Heun or RK4 with Steps steps. The zero value is
 	// Euler; [DefaultLikelihoodOptions] sets RK45.
 	Solver Solver
-	// Steps is the number of fixed steps (ignored by RK45).
+	// Steps is the number of fixed steps, ≥ 1 for Euler, Heun and RK4; it
+	// must be 0 with RK45, which chooses its own steps.
 	Steps int
 	// RTol and ATol are RK45's tolerances (0: DefaultRTol, DefaultATol).
 	RTol, ATol float64
@@ -100,12 +101,6 @@ func LogLikelihood(backend compute.Backend, store *model.Store, m diffusion.Mode
 	if x == nil || x.Shape().Rank() < 2 || x.Shape().Dimensions[0] == 0 {
 		return nil, fmt.Errorf("score: LogLikelihood needs data shaped [N, ...] with N ≥ 1, got %v", shapeOf(x))
 	}
-	if opts.Divergence < ExactDivergence || opts.Divergence > HutchinsonGaussian {
-		return nil, fmt.Errorf("score: LogLikelihood: unknown divergence method %v", opts.Divergence)
-	}
-	if opts.Solver != RK45 && opts.Steps < 1 {
-		return nil, fmt.Errorf("score: LogLikelihood with the %v solver needs Steps ≥ 1, got %d", opts.Solver, opts.Steps)
-	}
 	sh := x.Shape()
 	ev := LikelihoodEvaluator{Solver: opts.Solver, Steps: opts.Steps, Tolerance: Tolerance{RTol: opts.RTol, ATol: opts.ATol},
 		Divergence: opts.Divergence, PriorLogDensity: opts.PriorLogDensity}
@@ -121,7 +116,8 @@ func LogLikelihood(backend compute.Backend, store *model.Store, m diffusion.Mode
 // divergence from the data (the run's starting points) at t = ε to t = 1, and
 // returns each example's log p_ε in nats (see [LogLikelihood]).
 type LikelihoodEvaluator struct {
-	// Solver and Steps choose the integration rule; Tolerance controls RK45.
+	// Solver and Steps choose the integration rule (Steps ≥ 1 for Euler,
+	// Heun and RK4, 0 with RK45); Tolerance controls RK45.
 	Solver    Solver
 	Steps     int
 	Tolerance Tolerance
@@ -140,13 +136,12 @@ func (e LikelihoodEvaluator) Start(b *diffusion.Batch) (diffusion.Stepper, error
 	if err != nil {
 		return nil, err
 	}
+	if e.Divergence < ExactDivergence || e.Divergence > HutchinsonGaussian {
+		return nil, errorf("the ODE likelihood: unknown divergence method %v", e.Divergence)
+	}
 	y0 := make([]float64, b.N*b.D+b.N)
 	copy(y0, b.X)
-	steps := e.Steps
-	if e.Solver == RK45 {
-		steps = 0
-	}
-	it, err := newIntegrator(e.Solver, steps, e.Tolerance, sde.MinTime(), 1, y0)
+	it, err := newIntegrator("the ODE likelihood", e.Solver, e.Steps, e.Tolerance, sde.MinTime(), 1, y0)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +165,7 @@ type likelihoodStepper struct {
 	y     []float64
 }
 
-func (st *likelihoodStepper) Len() int { return 0 }
+func (st *likelihoodStepper) Len() int { return st.it.len() }
 
 func (st *likelihoodStepper) Next() (diffusion.Query, bool) {
 	t, y, ok := st.it.next()
@@ -183,17 +178,17 @@ func (st *likelihoodStepper) Next() (diffusion.Query, bool) {
 
 func (st *likelihoodStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
 	nd := st.n * st.d
-	f, g := st.sde.DriftDiffusion(st.t)
-	sigma := st.sde.At(st.t).Sigma
-	dy := append(probabilityFlow(st.sde, st.t, st.y[:nd], out), make([]float64, st.n)...)
+	fl := flowAt(st.sde, st.t)
+	dy := make([]float64, nd+st.n) // [f̃ of every example, ∇·f̃ of every example]
+	fl.velocity(dy[:nd], st.y[:nd], out.Eps)
 	for e, div := range out.Div {
-		dy[nd+e] = float64(st.d)*f + 0.5*g*g*div/sigma
+		dy[nd+e] = fl.divergence(st.d, div)
 	}
 	stepped, err := st.it.feed(dy)
 	if err != nil || !stepped {
 		return nil, err
 	}
-	return &diffusion.StepInfo{K: st.it.accepted - 1, T: st.it.t, X: st.it.y[:nd]}, nil
+	return st.it.stepInfo(nd), nil
 }
 
 // Result returns log p_ε of every example: the prior's log-density at x(1)

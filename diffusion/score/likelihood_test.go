@@ -109,14 +109,13 @@ func TestHutchinsonMatchesExactDivergence(t *testing.T) {
 		zr = append(zr, float64(2*rng.IntN(2)-1), float64(2*rng.IntN(2)-1))
 		zg = append(zg, rng.NormFloat64(), rng.NormFloat64())
 	}
+	f, g := vp.DriftDiffusion(tt)
 	exec, err := model.NewExec(tb(), model.NewStore(), func(scope *model.Scope, x, zr, zg *Node) (*Node, *Node, *Node) {
 		tb := Scalar(x.Graph(), dtypes.Float64, tt)
 		tb = BroadcastToDims(tb, probes)
-		f, g := vp.GraphDriftDiffusion(tb)
-		f, g = Reshape(f, probes, 1), Reshape(g, probes, 1)
 		// f̃ = f y − ½ g² s(y)
 		vel := func(y *Node) *Node {
-			return Sub(Mul(f, y), MulScalar(Mul(Square(g), fn(scope, y, tb, cond.Nodes{})), 0.5))
+			return Sub(MulScalar(y, f), MulScalar(fn(scope, y, tb, cond.Nodes{}), 0.5*g*g))
 		}
 		_, exact := diffusion.Divergence(vel, x)
 		_, hr := diffusion.HutchinsonDivergence(vel, x, zr)
@@ -135,7 +134,6 @@ func TestHutchinsonMatchesExactDivergence(t *testing.T) {
 
 	// Independent reference: ∇·f̃ = D f − ½ g² ∇·s with ∇·s by central
 	// differences of the float64 mixture score at time t.
-	f, g := vp.DriftDiffusion(tt)
 	pt := mix.At(vp, tt)
 	const h = 1e-5
 	divS := 0.0

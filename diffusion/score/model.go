@@ -45,7 +45,8 @@ func sdeOf(levels diffusion.NoiseLevels, solver string) (SDE, error) {
 }
 
 // timeGrid returns N+1 times evenly spaced from 1 down to ε = sde.MinTime(),
-// the grid of the fixed-step SDE and ODE solvers.
+// the grid of the reverse-SDE samplers ([EulerMaruyama] and
+// [PredictorCorrector]); the ODE solvers' steps are the integrator's.
 func timeGrid(name string, sde SDE, steps int) ([]float64, error) {
 	if steps < 1 {
 		return nil, errorf("%s needs Steps ≥ 1, got %d", name, steps)

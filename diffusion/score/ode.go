@@ -62,12 +62,12 @@ func (s Solver) Evaluations() int {
 //
 // from t = 1 to ε = MinTime: Steps equal steps of a fixed-step Solver
 // (Euler, Heun or RK4), or the adaptive RK45 within Tolerance (Song et al.'s
-// "ODE sampler"; Steps is then ignored and must be 0). It is deterministic
-// given the starting noise. The state is integrated in float64; each
-// derivative is one model evaluation. The model's noise levels must be an
-// [SDE].
+// "ODE sampler"), which chooses its own steps: Steps must then be 0, and
+// Start returns an error otherwise. It is deterministic given the starting
+// noise. The state is integrated in float64; each derivative is one model
+// evaluation. The model's noise levels must be an [SDE].
 type ODE struct {
-	// Steps is N ≥ 1, the number of steps of a fixed-step solver.
+	// Steps is N ≥ 1, the number of steps of a fixed-step solver (0 with RK45).
 	Steps int
 	// Solver is the integration rule (zero value: Euler).
 	Solver Solver
@@ -81,30 +81,21 @@ func (s ODE) Start(b *diffusion.Batch) (diffusion.Stepper, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Solver == RK45 && s.Steps != 0 {
-		return nil, errorf("the ODE sampler with RK45 chooses its own steps; Steps must be 0, got %d", s.Steps)
-	}
-	it, err := newIntegrator(s.Solver, s.Steps, s.Tolerance, 1, sde.MinTime(), b.X)
+	it, err := newIntegrator("the ODE sampler", s.Solver, s.Steps, s.Tolerance, 1, sde.MinTime(), b.X)
 	if err != nil {
 		return nil, err
 	}
-	return &odeStepper{sde: sde, it: it, fixed: s.Solver != RK45}, nil
+	return &odeStepper{sde: sde, it: it}, nil
 }
 
 type odeStepper struct {
-	sde   SDE
-	it    *integrator
-	fixed bool
-	t     float64 // time of the pending query
-	x     []float64
+	sde SDE
+	it  *integrator
+	t   float64 // time of the pending query
+	x   []float64
 }
 
-func (st *odeStepper) Len() int {
-	if st.fixed {
-		return st.it.steps
-	}
-	return 0
-}
+func (st *odeStepper) Len() int { return st.it.len() }
 
 func (st *odeStepper) Next() (diffusion.Query, bool) {
 	t, x, ok := st.it.next()
@@ -116,27 +107,37 @@ func (st *odeStepper) Next() (diffusion.Query, bool) {
 }
 
 func (st *odeStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
-	stepped, err := st.it.feed(probabilityFlow(st.sde, st.t, st.x, out))
+	v := make([]float64, len(st.x))
+	flowAt(st.sde, st.t).velocity(v, st.x, out.Eps)
+	stepped, err := st.it.feed(v)
 	if err != nil || !stepped {
 		return nil, err
 	}
-	k := st.it.k - 1
-	if !st.fixed {
-		k = st.it.accepted - 1
-	}
-	return &diffusion.StepInfo{K: k, T: st.it.t, X: st.it.y}, nil
+	return st.it.stepInfo(len(st.x)), nil
 }
 
 func (st *odeStepper) Result() []float64 { return st.it.y }
 
-// probabilityFlow returns the velocity f̃ = f(t) x − ½ g(t)² s of the
-// probability-flow ODE at x, with the score s = −ε̂/σ(t) of the model's output.
-func probabilityFlow(sde SDE, t float64, x []float64, out diffusion.Output) []float64 {
+// flow holds the coefficients f(t), g(t) and σ(t) of the probability-flow
+// ODE at one time t, whose velocity is f̃ = f(t) x − ½ g(t)² s with the
+// score s = −ε̂/σ(t) of the model's output.
+type flow struct{ f, g, sigma float64 }
+
+// flowAt returns the probability-flow coefficients of sde at time t.
+func flowAt(sde SDE, t float64) flow {
 	f, g := sde.DriftDiffusion(t)
-	sigma := sde.At(t).Sigma
-	v := make([]float64, len(x))
+	return flow{f: f, g: g, sigma: sde.At(t).Sigma}
+}
+
+// velocity writes f̃ = f x − ½ g² s at x into v, given the model's ε̂ at x.
+func (fl flow) velocity(v, x, eps []float64) {
 	for i, xi := range x {
-		v[i] = f*xi + 0.5*g*g*out.Eps[i]/sigma // −½ g² s = ½ g² ε̂/σ
+		v[i] = fl.f*xi + 0.5*fl.g*fl.g*eps[i]/fl.sigma // −½ g² s = ½ g² ε̂/σ
 	}
-	return v
+}
+
+// divergence returns ∇·f̃ = D f − ½ g² ∇·s = D f + ½ g² ∇·ε̂/σ for one
+// example of d values, given the divergence div = ∇·ε̂ of the model's ε̂.
+func (fl flow) divergence(d int, div float64) float64 {
+	return float64(d)*fl.f + 0.5*fl.g*fl.g*div/fl.sigma
 }

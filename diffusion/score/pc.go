@@ -34,9 +34,13 @@ const (
 //
 // For the VE SDE (a = 1, v = σ_t² − σ_{t'}²) this is Algorithm 2's predictor;
 // for the VP SDE (a = √α_i, v ≈ β_i) it is DDPM's ancestral step with σ² = β
-// (Song et al.'s reverse-diffusion predictor to first order). The last step
-// is returned without its noise term. The model's noise levels must be an
-// [SDE].
+// (Song et al.'s reverse-diffusion predictor to first order). It is computed
+// as that step, diffusion.DDPM.Step with Variance FixedLarge from level t to
+// level t': with x̂₀ = (x + σ(t)² s_θ)/m(t), its mean
+// m(t') v/σ(t)² x̂₀ + a σ(t')²/σ(t)² x equals (x + v s_θ)/a since
+// v + a² σ(t')² = σ(t)², and its variance is β = v. A model's learned
+// variance is not used. The last step is returned without its noise term.
+// The model's noise levels must be an [SDE].
 type PredictorCorrector struct {
 	// Steps is N ≥ 1, the number of predictor steps.
 	Steps int
@@ -96,8 +100,8 @@ func (st *pcStepper) Next() (diffusion.Query, bool) {
 func (st *pcStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
 	t, tn := st.times[st.k], st.times[st.k+1]
 	lv := st.sde.At(t)
-	sc := out.Score(lv)
 	if st.j < st.s.Corrector { // Langevin corrector at t_k
+		sc := out.Score(lv)
 		z := st.b.Noise.Normal(len(st.x))
 		ratio := st.snr * batchNorm(z, st.b.N, st.b.D) / batchNorm(sc, st.b.N, st.b.D)
 		eps := 2 * ratio * ratio
@@ -109,18 +113,21 @@ func (st *pcStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
 		st.j++
 		return nil, nil
 	}
-	a, v := transition(st.sde, tn, t)
-	last := st.k == len(st.times)-2
-	next := make([]float64, len(st.x))
-	for i, x := range st.x {
-		next[i] = (x + v*sc[i]) / a
+	// Predictor: DDPM's ancestral step from t_k to t_{k+1} with σ² = β = v
+	// (FixedLarge), without out.V (a learned variance). DDPM.Step adds noise
+	// unless the target is the data, which ε is not, so the last step passes
+	// z = 0 to drop its noise term.
+	var z []float64
+	if st.k == len(st.times)-2 {
+		z = make([]float64, len(st.x))
+	} else {
+		z = st.b.Noise.Normal(len(st.x))
 	}
-	if !last {
-		z := st.b.Noise.Normal(len(next))
-		sd := math.Sqrt(v)
-		for i := range next {
-			next[i] += sd * z[i]
-		}
+	pred := out
+	pred.V = nil
+	next, _, err := diffusion.DDPM{Variance: diffusion.FixedLarge}.Step(lv, st.sde.At(tn), st.x, pred, z)
+	if err != nil {
+		return nil, err
 	}
 	st.x = next
 	info := &diffusion.StepInfo{K: st.k, T: tn, X: next, X0: out.X0}
@@ -130,12 +137,3 @@ func (st *pcStepper) Tell(out diffusion.Output) (*diffusion.StepInfo, error) {
 }
 
 func (st *pcStepper) Result() []float64 { return st.x }
-
-// transition returns a = m(t)/m(t') and v = max(σ(t)² − a² σ(t')², 0) of the
-// forward transition x_t = a x_{t'} + √v z from t' = from to t = to.
-func transition(sde SDE, from, to float64) (a, v float64) {
-	mFrom, sFrom := sde.Marginal(from)
-	mTo, sTo := sde.Marginal(to)
-	a = mTo / mFrom
-	return a, math.Max(sTo*sTo-a*a*sFrom*sFrom, 0)
-}

@@ -21,12 +21,15 @@ func levelAt(s SDE, t float64) diffusion.Level {
 
 // SDE is a linear SDE dx = f(t) x dt + g(t) dw on t ∈ [0, 1] (Song et al.
 // 2021) whose perturbation kernel is Gaussian: x_t | x₀ ~ N(m(t) x₀, σ(t)² I).
-// The float64 methods and the graph methods compute the same coefficients;
-// the float64 ones delegate to package schedules, which owns the formulas.
+// The float64 methods delegate to package schedules, which owns the
+// formulas; GraphMarginal computes Marginal's coefficients in a graph.
 //
 // Every SDE is also the noise levels of its models (diffusion.NoiseLevels):
 // At(t) is the level α = m(t), σ = σ(t) at time t, so that every sampler of
 // package diffusion (DDIM, DPM-Solver++, EDM) samples score models too.
+// PriorStd is σ_p of the prior p_1 = N(0, σ_p² I) that sampling starts
+// from, and MinTime is ε, the smallest t used: training samples
+// t ~ U(ε, 1) and samplers stop at ε.
 type SDE interface {
 	diffusion.NoiseLevels
 	// Name returns "vp", "subvp" or "ve".
@@ -36,15 +39,6 @@ type SDE interface {
 	DriftDiffusion(t float64) (f, g float64)
 	// Marginal returns m(t) and σ(t) of x_t | x₀ ~ N(m(t) x₀, σ(t)² I).
 	Marginal(t float64) (mean, std float64)
-	// PriorStd returns σ_p of the prior p_1 = N(0, σ_p² I) that sampling
-	// starts from.
-	PriorStd() float64
-	// MinTime returns ε, the smallest t used: training samples t ~ U(ε, 1)
-	// and samplers stop at ε.
-	MinTime() float64
-	// GraphDriftDiffusion is DriftDiffusion element-wise on a float tensor t
-	// of any shape.
-	GraphDriftDiffusion(t *Node) (f, g *Node)
 	// GraphMarginal is Marginal element-wise on a float tensor t of any shape.
 	GraphMarginal(t *Node) (mean, std *Node)
 }
@@ -86,13 +80,10 @@ func SubVP(s schedules.SubVPSDE) SDE { return subVPSDE{s} }
 // ε = 1e-5.
 func VE(s schedules.VESDE) SDE { return veSDE{s} }
 
-// graphBeta returns β(t) = β_min + t (β_max − β_min) and
-// B(t) = β_min t + ½ t² (β_max − β_min) on a tensor t.
-func graphBeta(t *Node, betaMin, betaMax float64) (beta, integral *Node) {
-	d := betaMax - betaMin
-	beta = AddScalar(MulScalar(t, d), betaMin)
-	integral = Mul(t, AddScalar(MulScalar(t, 0.5*d), betaMin))
-	return beta, integral
+// graphIntegratedBeta returns B(t) = ∫₀ᵗ β = β_min t + ½ t² (β_max − β_min)
+// on a tensor t, computed as t (½ t (β_max − β_min) + β_min).
+func graphIntegratedBeta(t *Node, betaMin, betaMax float64) *Node {
+	return Mul(t, AddScalar(MulScalar(t, 0.5*(betaMax-betaMin)), betaMin))
 }
 
 type vpSDE struct{ s schedules.VPSDE }
@@ -105,15 +96,9 @@ func (v vpSDE) At(t float64) diffusion.Level            { return levelAt(v, t) }
 func (v vpSDE) Discrete() int                           { return 0 }
 func (v vpSDE) MinTime() float64                        { return vpMinTime }
 
-// GraphDriftDiffusion: f = −½ β(t), g = √β(t).
-func (v vpSDE) GraphDriftDiffusion(t *Node) (f, g *Node) {
-	beta, _ := graphBeta(t, v.s.BetaMin, v.s.BetaMax)
-	return MulScalar(beta, -0.5), Sqrt(beta)
-}
-
 // GraphMarginal: m = e^{−½B}, σ = √(−expm1(−B)).
 func (v vpSDE) GraphMarginal(t *Node) (mean, std *Node) {
-	_, B := graphBeta(t, v.s.BetaMin, v.s.BetaMax)
+	B := graphIntegratedBeta(t, v.s.BetaMin, v.s.BetaMax)
 	return Exp(MulScalar(B, -0.5)), Sqrt(Neg(Expm1(Neg(B))))
 }
 
@@ -127,15 +112,9 @@ func (v subVPSDE) At(t float64) diffusion.Level            { return levelAt(v, t
 func (v subVPSDE) Discrete() int                           { return 0 }
 func (v subVPSDE) MinTime() float64                        { return vpMinTime }
 
-// GraphDriftDiffusion: f = −½ β(t), g = √(β(t) (−expm1(−2B(t)))).
-func (v subVPSDE) GraphDriftDiffusion(t *Node) (f, g *Node) {
-	beta, B := graphBeta(t, v.s.BetaMin, v.s.BetaMax)
-	return MulScalar(beta, -0.5), Sqrt(Mul(beta, Neg(Expm1(MulScalar(B, -2)))))
-}
-
 // GraphMarginal: m = e^{−½B}, σ = −expm1(−B).
 func (v subVPSDE) GraphMarginal(t *Node) (mean, std *Node) {
-	_, B := graphBeta(t, v.s.BetaMin, v.s.BetaMax)
+	B := graphIntegratedBeta(t, v.s.BetaMin, v.s.BetaMax)
 	return Exp(MulScalar(B, -0.5)), Neg(Expm1(Neg(B)))
 }
 
@@ -152,11 +131,6 @@ func (v veSDE) MinTime() float64                        { return veMinTime }
 // graphSigma returns σ(t) = σ_min exp(t ln(σ_max/σ_min)).
 func (v veSDE) graphSigma(t *Node) *Node {
 	return MulScalar(Exp(MulScalar(t, math.Log(v.s.SigmaMax/v.s.SigmaMin))), v.s.SigmaMin)
-}
-
-// GraphDriftDiffusion: f = 0, g = σ(t) √(2 ln(σ_max/σ_min)).
-func (v veSDE) GraphDriftDiffusion(t *Node) (f, g *Node) {
-	return ZerosLike(t), MulScalar(v.graphSigma(t), math.Sqrt(2*math.Log(v.s.SigmaMax/v.s.SigmaMin)))
 }
 
 // GraphMarginal: m = 1, std = σ(t).

@@ -72,9 +72,9 @@ func TestSDEMarginalSolvesMomentODEs(t *testing.T) {
 	}
 }
 
-// TestSDEGraphMatchesFloat64 evaluates the graph coefficients on a grid of t
-// (as a [3, 7] tensor, to exercise any shape) in float64 and float32 and
-// compares them with the float64 methods.
+// TestSDEGraphMatchesFloat64 evaluates the graph marginal coefficients
+// (GraphMarginal) on a grid of t (as a [3, 7] tensor, to exercise any shape)
+// in float64 and float32 and compares them with the float64 Marginal.
 func TestSDEGraphMatchesFloat64(t *testing.T) {
 	ts := make([]float64, 21)
 	for i := range ts {
@@ -85,9 +85,8 @@ func TestSDEGraphMatchesFloat64(t *testing.T) {
 		for _, dt := range []dtypes.DType{dtypes.Float64, dtypes.Float32} {
 			exec, err := NewExec(tb(), func(tn *Node) []*Node {
 				tn = ConvertDType(tn, dt)
-				f, g := sde.GraphDriftDiffusion(tn)
 				m, s := sde.GraphMarginal(tn)
-				out := []*Node{f, g, m, s}
+				out := []*Node{m, s}
 				for i, o := range out {
 					out[i] = ConvertDType(o, dtypes.Float64)
 				}
@@ -104,7 +103,7 @@ func TestSDEGraphMatchesFloat64(t *testing.T) {
 			if dt == dtypes.Float32 {
 				tol = 1e-5
 			}
-			vals := make([][]float64, 4)
+			vals := make([][]float64, 2)
 			for i := range vals {
 				if got := outs[i].Shape().Dimensions; len(got) != 2 || got[0] != 3 || got[1] != 7 {
 					t.Fatalf("%s: output %d shaped %v, want [3 7]", sde.Name(), i, got)
@@ -112,9 +111,8 @@ func TestSDEGraphMatchesFloat64(t *testing.T) {
 				vals[i] = tensors.MustCopyFlatData[float64](outs[i])
 			}
 			for j, tt := range ts {
-				f, g := sde.DriftDiffusion(tt)
 				m, s := sde.Marginal(tt)
-				for i, want := range []float64{f, g, m, s} {
+				for i, want := range []float64{m, s} {
 					if math.Abs(vals[i][j]-want) > tol*math.Max(1, math.Abs(want)) {
 						t.Errorf("%s %s t=%g: graph coefficient %d = %.12g, float64 %.12g", sde.Name(), dt, tt, i, vals[i][j], want)
 					}
