@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 
 	"github.com/gomlx/compute"
@@ -17,13 +16,10 @@ import (
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 )
 
-// evalBoundImages reports the bound in bits/dim over n test images.
+// evalBoundImages reports the bound in bits/dim over the first n images of
+// test, the dataset's test split.
 func evalBoundImages(stdout, progress io.Writer, b compute.Backend, cfg experiment.Config, m diffusion.Model, store *model.Store,
-	n int, seed int64, plot string, obj map[string]any) error {
-	test, err := mnist.Load(cfg.Dataset, "test")
-	if err != nil {
-		return err
-	}
+	test *mnist.Set, n int, seed int64, plot string, obj map[string]any) error {
 	sub := test.Subset(n)
 	x0 := tensors.FromFlatDataAndDimensions(sub.Pixels, append([]int{sub.N}, cfg.DataDims()...)...)
 	res, err := diffusion.VLB(b, store, m, x0, diffusion.VLBOptions{
@@ -58,14 +54,13 @@ const sampleBatch = 100
 
 // evalSamples draws o.n samples with the sampler s under the labels l, as
 // cmd/sample does, and reports the classifier-based Fréchet distance and KID
-// of the samples against the test set, beside those of real training images
-// and of Gaussian noise.
-func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg experiment.Config, store *model.Store,
+// of the samples against test, the dataset's test split, beside those of
+// real training images and of Gaussian noise; for labelled samples also
+// their label accuracy and diversity (classifier.LabelScores). The
+// classifier runs once over each set of images: the test set's features
+// serve every row, and the samples' come with their predictions.
+func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg experiment.Config, test *mnist.Set, store *model.Store,
 	s *samplers.Sampler, l *samplers.Labels, o sampleOptions, obj map[string]any) error {
-	test, err := mnist.Load(cfg.Dataset, "test")
-	if err != nil {
-		return err
-	}
 	clf, _, err := classifier.LoadOrTrain(b, cfg.Dataset, o.cacheDir, stderr)
 	if err != nil {
 		return err
@@ -95,6 +90,26 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 	for i := range noise {
 		noise[i] = float32(max(-1, min(1, rng.NormFloat64())))
 	}
+	// The samples' features, with their label scores when they have labels.
+	var labelScores *classifier.LabelScores
+	var genFeats [][]float64
+	if l.Labels != nil {
+		ofLabels, err := imagesOfLabels(train, l.Labels)
+		if err != nil {
+			return err
+		}
+		ls, err := clf.LabelScores(b, gen, l.Labels, ofLabels, classifier.DefaultPerLabel)
+		if err != nil {
+			return fmt.Errorf("the samples: %w", err)
+		}
+		labelScores, genFeats = &ls, ls.Features
+	} else if genFeats, err = clf.Features(b, gen); err != nil {
+		return fmt.Errorf("the samples: %w", err)
+	}
+	testFeats, err := clf.Features(b, test.Pixels)
+	if err != nil {
+		return fmt.Errorf("the %s test images: %w", cfg.Dataset, err)
+	}
 	subsets, subsetSize := 50, min(n, 500)
 	fmt.Fprintf(stdout, "classifier-based Fréchet distance and KID against the %d %s test images (this project's classifier, test accuracy %.2f%%; not comparable with published FID):\n",
 		test.N, cfg.Dataset, 100*clf.TestAccuracy)
@@ -103,97 +118,49 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 	for _, row := range []struct {
 		key, name string
 		px        []float32
+		feats     [][]float64 // nil: not computed yet
 	}{
-		{"samples", fmt.Sprintf("%d samples (%s, %d steps)", n, s.Name, res.Steps), gen},
-		{"real", fmt.Sprintf("%d real training images", n), real},
-		{"noise", fmt.Sprintf("%d Gaussian-noise images", n), noise},
+		{"samples", fmt.Sprintf("%d samples (%s, %d steps)", n, s.Name, res.Steps), gen, genFeats},
+		{"real", fmt.Sprintf("%d real training images", n), real, nil},
+		{"noise", fmt.Sprintf("%d Gaussian-noise images", n), noise, nil},
 	} {
-		sc, err := clf.Compare(b, test.Pixels, row.px, subsets, subsetSize)
+		feats := row.feats
+		if feats == nil {
+			if feats, err = clf.Features(b, row.px); err != nil {
+				return fmt.Errorf("%s: %w", row.name, err)
+			}
+		}
+		sc, err := classifier.CompareFeatures(testFeats, feats, subsets, subsetSize)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", row.name, err)
 		}
 		fmt.Fprintf(stdout, "  %-38s %10.3f %11.4g ± %.2g\n", row.name, sc.FD, sc.KID, sc.KIDStd)
 		obj[row.key+"_fd"], obj[row.key+"_kid"], obj[row.key+"_kid_std"] = sc.FD, sc.KID, sc.KIDStd
 	}
-	if l.Conditional() && l.Labels != nil && l.Order != samplers.OrderNull {
-		return evalLabels(stdout, b, clf, train, gen, l.Labels, obj)
+	if labelScores != nil {
+		acc, div := labelScores.Accuracy, labelScores.Diversity
+		fmt.Fprintf(stdout, "requested label: %.3f of the samples classified as their label; diversity %.3f (mean feature distance between two samples of a label, relative to real images of the same labels)\n", acc, div)
+		obj["label_accuracy"], obj["diversity"] = acc, div
 	}
 	return nil
 }
 
-// evalLabels reports, for samples drawn with the given labels, the share
-// the classifier reads as their label (label_accuracy) and their diversity:
-// the mean distance between the classifier features of two samples of the
-// same label, divided by the same mean for real training images with the
-// same labels (1: as varied as the data; 0: every sample of a label alike).
-func evalLabels(stdout io.Writer, b compute.Backend, clf *classifier.Classifier, train *mnist.Set, gen []float32, labels []int32, obj map[string]any) error {
-	pred, err := clf.Predict(b, gen)
-	if err != nil {
-		return err
-	}
-	right := 0
-	for i, p := range pred {
-		if int32(p) == labels[i] {
-			right++
-		}
-	}
-	acc := float64(right) / float64(len(pred))
-	// Real images with the same labels: the first ones of each class.
+// imagesOfLabels returns real training images with the given labels, image
+// i of label labels[i]: the first images of each class, in order.
+func imagesOfLabels(train *mnist.Set, labels []int32) ([]float32, error) {
 	size := train.ImageSize()
 	next := map[int32]int{}
-	real := make([]float32, 0, len(gen))
+	real := make([]float32, 0, len(labels)*size)
 	for _, l := range labels {
 		i := next[l]
 		for i < train.N && int32(train.Labels[i]) != l {
 			i++
 		}
 		if i == train.N {
-			return fmt.Errorf("eval: the training set has too few images of class %d", l)
+			return nil, fmt.Errorf("eval: the training set has too few images of class %d", l)
 		}
 		real = append(real, train.Pixels[i*size:(i+1)*size]...)
 		next[l] = i + 1
 	}
-	gf, err := clf.Features(b, gen)
-	if err != nil {
-		return err
-	}
-	rf, err := clf.Features(b, real)
-	if err != nil {
-		return err
-	}
-	div := withinLabelDistance(gf, labels) / withinLabelDistance(rf, labels)
-	fmt.Fprintf(stdout, "requested label: %.3f of the samples classified as their label; diversity %.3f (mean feature distance between two samples of a label, relative to real images of the same labels)\n", acc, div)
-	obj["label_accuracy"], obj["diversity"] = acc, div
-	return nil
-}
-
-// withinLabelDistance is the mean Euclidean distance between the feature
-// rows of two different examples with the same label (at most 200 examples
-// of each label are compared, so the cost stays bounded).
-func withinLabelDistance(feats [][]float64, labels []int32) float64 {
-	byLabel := map[int32][]int{}
-	for i, l := range labels {
-		if len(byLabel[l]) < 200 {
-			byLabel[l] = append(byLabel[l], i)
-		}
-	}
-	var sum float64
-	var count int
-	for _, idx := range byLabel {
-		for a := range idx {
-			for b := a + 1; b < len(idx); b++ {
-				var d float64
-				for k, v := range feats[idx[a]] {
-					w := v - feats[idx[b]][k]
-					d += w * w
-				}
-				sum += math.Sqrt(d)
-				count++
-			}
-		}
-	}
-	if count == 0 {
-		return math.NaN()
-	}
-	return sum / float64(count)
+	return real, nil
 }

@@ -298,17 +298,3 @@ func TestEvalImageSamples(t *testing.T) {
 		assertRefused(t, append([]string{"--model-path", dir, "--num-examples", "4", "--cache", cache}, tc.args...), tc.want)
 	}
 }
-
-// TestWithinLabelDistance checks the diversity figure's distance against
-// values computed by hand: only pairs of the same label count.
-func TestWithinLabelDistance(t *testing.T) {
-	feats := [][]float64{{0, 0}, {3, 4}, {100, 100}, {1, 0}, {1, 1}}
-	labels := []int32{0, 0, 1, 2, 2}
-	// Pairs of equal labels: (0,1) at distance 5 and (3,4) at distance 1.
-	if got := withinLabelDistance(feats, labels); math.Abs(got-3) > 1e-12 {
-		t.Errorf("withinLabelDistance = %v, want 3", got)
-	}
-	if got := withinLabelDistance(feats[:1], labels[:1]); !math.IsNaN(got) {
-		t.Errorf("no pair: %v, want NaN", got)
-	}
-}

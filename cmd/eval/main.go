@@ -76,7 +76,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -88,6 +87,7 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/internal/samplers"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
+	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 	"github.com/godiffusion/diffusion-models/tutorial/plots"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
 )
@@ -159,18 +159,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	path := *modelPath
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "model.ckpt")
-	}
-	ck, err := diffusion.ReadCheckpoint(path)
+	ck, err := samplers.Open(*modelPath, *noEMA)
 	if err != nil {
 		return err
 	}
-	cfg, err := experiment.FromJSON(ck.Config)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
+	path, cfg := ck.Path, ck.Config
 	for _, fl := range []string{"plot", "divergence", "solver", "ode-steps"} {
 		switch {
 		case !given[fl]:
@@ -205,7 +198,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if sampler, err = samplers.Build(cfg, path, samplers.Settings{
 			Name: *samplerName, Steps: *sampleSteps, Spacing: *spacing,
 			Given:  map[string]bool{"sample-steps": given["sample-steps"], "spacing": given["spacing"]},
-			Solver: score.Heun, Corrector: 1,
+			Solver: samplers.DefaultSolver, Corrector: samplers.DefaultCorrector,
 		}); err != nil {
 			return err
 		}
@@ -217,12 +210,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	useEMA := !*noEMA && diffusion.HasEMA(ck)
-	store, err := diffusion.SamplingStore(ck, useEMA)
-	if err != nil {
-		return err
-	}
-	weights := samplers.Weights(ck, useEMA)
 	var progressW io.Writer = stderr
 	if *quiet {
 		progressW = nil
@@ -244,8 +231,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		null = fmt.Sprintf("; the %s of the unconditional model, every example with the null condition ∅", what)
 	}
-	fmt.Fprintf(stdout, "model: %s (step %d, %s weights; %s%s)\n", path, ck.Step, weights, samplers.DescribeModel(cfg), null)
-	obj := map[string]any{"checkpoint": path, "step": ck.Step, "weights": weights, "model": samplers.DescribeModel(cfg)}
+	fmt.Fprintf(stdout, "model: %s (step %d, %s weights; %s%s)\n", path, ck.Checkpoint.Step, ck.Weights, samplers.DescribeModel(cfg), null)
+	obj := map[string]any{"checkpoint": path, "step": ck.Checkpoint.Step, "weights": ck.Weights, "model": samplers.DescribeModel(cfg)}
+	// The test split, read once for the bound or likelihood and the samples.
+	var test *mnist.Set
+	if cfg.IsImage() {
+		if test, err = mnist.Load(cfg.Dataset, "test"); err != nil {
+			return err
+		}
+	}
 	switch {
 	case *n == 0:
 		fmt.Fprintln(stdout, "--num-examples 0: no bound or likelihood")
@@ -257,17 +251,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if !given["num-examples"] && cfg.IsImage() {
 			o.n = defaultScoreImages
 		}
-		err = evalScore(stdout, progressW, b, cfg, m, store, o, obj)
+		err = evalScore(stdout, progressW, b, cfg, m, ck.Store, test, o, obj)
 	case cfg.IsImage():
-		err = evalBoundImages(stdout, progressW, b, cfg, m, store, *n, *seed, *plot, obj)
+		err = evalBoundImages(stdout, progressW, b, cfg, m, ck.Store, test, *n, *seed, *plot, obj)
 	default:
-		err = evalBound2D(stdout, progressW, b, cfg, m, store, *n, *seed, *plot, obj)
+		err = evalBound2D(stdout, progressW, b, cfg, m, ck.Store, *n, *seed, *plot, obj)
 	}
 	if err != nil {
 		return err
 	}
 	if sampler != nil {
-		if err := evalSamples(stdout, stderr, progressW, b, cfg, store, sampler, labels, sampleOptions{
+		if err := evalSamples(stdout, stderr, progressW, b, cfg, test, ck.Store, sampler, labels, sampleOptions{
 			n: nSamples, seed: *seed, cacheDir: *cacheDir}, obj); err != nil {
 			return err
 		}

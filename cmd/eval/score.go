@@ -70,8 +70,9 @@ func meanSE(v []float64) (mean, se float64) {
 // evalScore reports the negative log-likelihood of fresh data under a score
 // model, log p_θ from the probability-flow ODE (score.LogLikelihood): for
 // 2-D data in nats per example next to the true density's on the same
-// points, for images in bits/dim of uniformly dequantized test images.
-func evalScore(stdout, progress io.Writer, b compute.Backend, cfg experiment.Config, m diffusion.Model, store *model.Store, o scoreOptions, obj map[string]any) error {
+// points, for images in bits/dim of uniformly dequantized images of test,
+// the dataset's test split (nil for 2-D data).
+func evalScore(stdout, progress io.Writer, b compute.Backend, cfg experiment.Config, m diffusion.Model, store *model.Store, test *mnist.Set, o scoreOptions, obj map[string]any) error {
 	sde, ok := m.Levels.(score.SDE)
 	if !ok {
 		return fmt.Errorf("a score model's levels are an SDE, not %T", m.Levels)
@@ -84,7 +85,7 @@ func evalScore(stdout, progress io.Writer, b compute.Backend, cfg experiment.Con
 		how = fmt.Sprintf("%v divergence, %v solver with %d steps", o.divergence, o.solver, o.steps)
 	}
 	if cfg.IsImage() {
-		return evalScoreImages(stdout, b, cfg, m, store, sde, opts, o, how, obj)
+		return evalScoreImages(stdout, b, cfg, m, store, test, sde, opts, o, how, obj)
 	}
 	ds, err := toy2d.ByName(cfg.Dataset)
 	if err != nil {
@@ -119,14 +120,11 @@ func evalScore(stdout, progress io.Writer, b compute.Backend, cfg experiment.Con
 	return nil
 }
 
-// evalScoreImages reports bits/dim of o.n test images, uniformly dequantized
-// (x = (k + u)/128 − 1, u ~ U[0, 1)), under the score model.
-func evalScoreImages(stdout io.Writer, b compute.Backend, cfg experiment.Config, m diffusion.Model, store *model.Store, sde score.SDE,
+// evalScoreImages reports bits/dim of the first o.n images of test,
+// uniformly dequantized (x = (k + u)/128 − 1, u ~ U[0, 1)), under the score
+// model.
+func evalScoreImages(stdout io.Writer, b compute.Backend, cfg experiment.Config, m diffusion.Model, store *model.Store, test *mnist.Set, sde score.SDE,
 	opts score.LikelihoodOptions, o scoreOptions, how string, obj map[string]any) error {
-	test, err := mnist.Load(cfg.Dataset, "test")
-	if err != nil {
-		return err
-	}
 	sub := test.Subset(o.n)
 	k := make([]uint8, len(sub.Pixels))
 	for i, v := range sub.Pixels { // v = k/127.5 − 1

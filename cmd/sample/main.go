@@ -94,6 +94,7 @@
 // |‖p‖ − 1| when p_y ≥ 0, else the distance to the nearer end (±1, 0); to the
 // inner one (centre (1, 0.5), radius 1, y ≤ 0.5), |‖p − (1, 0.5)‖ − 1| when
 // p_y ≤ 0.5, else the distance to the nearer end (0, 0.5) or (2, 0.5).
+// (These rules are toy2d.Gaussians8.Mode and toy2d.Moons.Mode.)
 //
 // --json prints, as the last line of stdout after the human-readable lines,
 // one JSON object with every figure they show: checkpoint, step, weights,
@@ -123,8 +124,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -158,10 +157,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	variance := fs.String("variance", "", "ddpm: sampling variance when not learned: small (β̃) or large (β) (default: the checkpoint's)")
 	clip := fs.Bool("clip", false, "ddpm, ddim, dpm++2m, dpm++2s, edm: clip the predicted x0 to [-1, 1] (default: on for images, off for 2-D data)")
 	rho := fs.Float64("rho", 7, "edm: exponent ρ of the Karras σ spacing")
-	solverName := fs.String("solver", "heun", "ode: euler, heun, rk4 (fixed steps) or rk45 (adaptive)")
+	solverName := fs.String("solver", samplers.DefaultSolver.String(), "ode: euler, heun, rk4 (fixed steps) or rk45 (adaptive)")
 	rtol := fs.Float64("rtol", score.DefaultRTol, "ode with --solver rk45: relative tolerance")
 	atol := fs.Float64("atol", score.DefaultATol, "ode with --solver rk45: absolute tolerance")
-	corrector := fs.Int("corrector", 1, "pc: Langevin corrector steps per predictor step (0: predictor only)")
+	corrector := fs.Int("corrector", samplers.DefaultCorrector, "pc: Langevin corrector steps per predictor step (0: predictor only)")
 	snr := fs.Float64("snr", 0, fmt.Sprintf("pc: signal-to-noise ratio r of the corrector (0: %g for the VE SDE, %g for VP and sub-VP)", score.DefaultSNRVE, score.DefaultSNRVP))
 	levels := fs.Int("levels", samplers.DefaultLevels, "langevin: number of noise levels L")
 	langevinSteps := fs.Int("langevin-steps", samplers.DefaultLangevinSteps, "langevin: Langevin steps T at each level")
@@ -202,23 +201,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Solver: solver, RTol: *rtol, ATol: *atol, Corrector: *corrector, SNR: *snr,
 		Levels: *levels, LangevinSteps: *langevinSteps, StepSize: *stepSize, Given: given,
 	}
-	if *samplerName != "" && !slices.Contains(samplers.Names, *samplerName) {
-		return fmt.Errorf("unknown --sampler %q (want %s)", *samplerName, strings.Join(samplers.Names, ", "))
-	}
 	base := strings.TrimSuffix(strings.TrimSuffix(*out, ".csv"), ".png")
 
-	path := *modelPath
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "model.ckpt")
-	}
-	ck, err := diffusion.ReadCheckpoint(path)
+	ck, err := samplers.Open(*modelPath, *noEMA)
 	if err != nil {
 		return err
 	}
-	cfg, err := experiment.FromJSON(ck.Config)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
+	path, cfg := ck.Path, ck.Config
 	s, err := samplers.Build(cfg, path, settings)
 	if err != nil {
 		return err
@@ -228,12 +217,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	useEMA := !*noEMA && diffusion.HasEMA(ck)
-	store, err := diffusion.SamplingStore(ck, useEMA)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	weights := samplers.Weights(ck, useEMA)
 	var progressW io.Writer = stderr
 	if *quiet {
 		progressW = nil
@@ -247,18 +230,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	x, res, took, err := samplers.Draw(b, store, s, labels, *n, cfg.DataDims(), diffusion.SampleOptions{
+	x, res, took, err := samplers.Draw(b, ck.Store, s, labels, *n, cfg.DataDims(), diffusion.SampleOptions{
 		Seed: *seed, BatchSize: *batch, Progress: progressW})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d samples from %s (step %d, %s weights; %s) with %s: %s, in %s\n",
-		*n, path, ck.Step, weights, s.ModelDesc, s.Desc, samplers.Evaluations(res), took)
+		*n, path, ck.Checkpoint.Step, ck.Weights, s.ModelDesc, s.Desc, samplers.Evaluations(res), took)
 	if d := labels.Describe(); d != "" {
 		fmt.Fprintln(stdout, d)
 	}
 	obj := map[string]any{
-		"checkpoint": path, "step": ck.Step, "weights": weights, "model": s.ModelDesc,
+		"checkpoint": path, "step": ck.Checkpoint.Step, "weights": ck.Weights, "model": s.ModelDesc,
 		"sampler": s.Name, "sampler_desc": s.Desc, "num_samples": *n, "seed": *seed,
 	}
 	samplers.RunJSON(obj, "", res, took)
@@ -391,28 +374,12 @@ func write2D(stdout io.Writer, base string, cfg experiment.Config, x *tensors.Te
 	} else {
 		fmt.Fprintf(stdout, "sliced Wasserstein-2 not computed: %v\n", err)
 	}
-	shares, off, ok := modeShares(ds, pts)
-	if ok {
-		var sb strings.Builder
-		for i, s := range shares {
-			if i > 0 {
-				sb.WriteString(" ")
-			}
-			fmt.Fprintf(&sb, "%.3f", s)
+	if l, ok := ds.(toy2d.Labeled); ok {
+		modes := make([]int, len(pts))
+		for i, q := range pts {
+			modes[i] = l.Mode(q)
 		}
-		if _, isG8 := ds.(toy2d.Gaussians8); isG8 {
-			fmt.Fprintf(stdout, "mode shares (within 0.5 of a centre): %s; off-mode %.3f\n", sb.String(), off)
-			obj["off_mode"] = off
-		} else {
-			fmt.Fprintf(stdout, "moon shares (nearest moon: outer, inner): %s\n", sb.String())
-		}
-		obj["mode_shares"] = shares
-	}
-	if labels.Labels != nil {
-		if share, ok := inRequestedMode(ds, pts, labels.Labels); ok {
-			fmt.Fprintf(stdout, "in the requested class's mode: %.3f of the samples\n", share)
-			obj["in_requested_mode"] = share
-		}
+		modeFigures(stdout, l, modes, labels.Labels, obj)
 	}
 	return nil
 }

@@ -1,103 +1,50 @@
 package main
 
 import (
-	"math"
+	"fmt"
+	"io"
+	"strings"
 
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
 )
 
-// The modes of the labelled 2-D datasets: for gaussians8 the eight
-// Gaussians (label k is the mode at angle kπ/4), a sample being in mode k
-// when its nearest centre, within 0.5, is c_k (Gaussians8.ModeCounts); for
-// moons the two moons (label 0 the outer, 1 the inner), a sample being in
-// the moon whose half circle is nearer.
-
-// gaussians8Radius is the distance within which a sample counts as at a
-// gaussians8 mode (5σ for σ = 0.1).
-const gaussians8Radius = 0.5
-
-// modeOf returns the mode of point p (−1: none), and false for a dataset
-// without modes.
-func modeOf(ds toy2d.Dataset, p toy2d.Point) (int, bool) {
-	switch d := ds.(type) {
-	case toy2d.Gaussians8:
-		counts, _ := d.ModeCounts([]toy2d.Point{p}, gaussians8Radius)
-		for k, c := range counts {
-			if c > 0 {
-				return k, true
-			}
-		}
-		return -1, true
-	case toy2d.Moons:
-		if outerMoonDistance(p) <= innerMoonDistance(p) {
-			return 0, true
-		}
-		return 1, true
-	}
-	return 0, false
-}
-
-// outerMoonDistance is the distance from p to the outer moon's curve, the
-// upper half circle of radius 1 about (0, 0) (ends (±1, 0)).
-func outerMoonDistance(p toy2d.Point) float64 {
-	return halfCircleDistance(p, 0, 0, 1)
-}
-
-// innerMoonDistance is the distance from p to the inner moon's curve, the
-// lower half circle of radius 1 about (1, 0.5) (ends (0, 0.5) and (2, 0.5)).
-func innerMoonDistance(p toy2d.Point) float64 {
-	return halfCircleDistance(p, 1, 0.5, -1)
-}
-
-// halfCircleDistance is the distance from p to the half circle of radius 1
-// about (cx, cy) on the side side·(y − cy) ≥ 0: |‖p − c‖ − 1| on that side,
-// else the distance to the nearer end (cx ± 1, cy).
-func halfCircleDistance(p toy2d.Point, cx, cy, side float64) float64 {
-	dx, dy := p[0]-cx, p[1]-cy
-	if side*dy >= 0 {
-		return math.Abs(math.Hypot(dx, dy) - 1)
-	}
-	return math.Min(math.Hypot(dx-1, dy), math.Hypot(dx+1, dy))
-}
-
-// modeShares returns the share of the samples in each mode and the share in
-// none, and false for a dataset without modes.
-func modeShares(ds toy2d.Dataset, pts []toy2d.Point) (shares []float64, off float64, ok bool) {
-	var k int
-	switch ds.(type) {
-	case toy2d.Gaussians8:
-		k = 8
-	case toy2d.Moons:
-		k = 2
-	default:
-		return nil, 0, false
-	}
-	shares = make([]float64, k)
-	for _, p := range pts {
-		if m, _ := modeOf(ds, p); m >= 0 {
+// modeFigures prints, and adds to obj, the mode figures of samples of a
+// labelled dataset whose modes (toy2d.Labeled.Mode, −1: none) are modes:
+// the share of the samples in each mode (mode_shares), for gaussians8 the
+// share in none (off_mode), and, when labels is not nil, the share whose
+// mode is their label (in_requested_mode).
+func modeFigures(stdout io.Writer, ds toy2d.Labeled, modes []int, labels []int32, obj map[string]any) {
+	n := float64(len(modes))
+	shares := make([]float64, ds.Classes())
+	off, in := 0.0, 0
+	for i, m := range modes {
+		if m >= 0 {
 			shares[m]++
 		} else {
 			off++
 		}
-	}
-	for i := range shares {
-		shares[i] /= float64(len(pts))
-	}
-	return shares, off / float64(len(pts)), true
-}
-
-// inRequestedMode returns the share of the samples whose mode is their
-// label, and false for a dataset without modes.
-func inRequestedMode(ds toy2d.Dataset, pts []toy2d.Point, labels []int32) (float64, bool) {
-	in := 0
-	for i, p := range pts {
-		m, ok := modeOf(ds, p)
-		if !ok {
-			return 0, false
-		}
-		if m == int(labels[i]) {
+		if labels != nil && m == int(labels[i]) {
 			in++
 		}
 	}
-	return float64(in) / float64(len(pts)), true
+	var sb strings.Builder
+	for i := range shares {
+		shares[i] /= n
+		if i > 0 {
+			sb.WriteString(" ")
+		}
+		fmt.Fprintf(&sb, "%.3f", shares[i])
+	}
+	if _, isG8 := ds.(toy2d.Gaussians8); isG8 {
+		fmt.Fprintf(stdout, "mode shares (within 0.5 of a centre): %s; off-mode %.3f\n", sb.String(), off/n)
+		obj["off_mode"] = off / n
+	} else {
+		fmt.Fprintf(stdout, "moon shares (nearest moon: outer, inner): %s\n", sb.String())
+	}
+	obj["mode_shares"] = shares
+	if labels != nil {
+		share := float64(in) / n
+		fmt.Fprintf(stdout, "in the requested class's mode: %.3f of the samples\n", share)
+		obj["in_requested_mode"] = share
+	}
 }

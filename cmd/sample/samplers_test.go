@@ -13,7 +13,6 @@ import (
 
 	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
-	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
 )
 
 // checkpoints holds the small checkpoints of this file's tests, trained once.
@@ -456,51 +455,6 @@ func TestSampleConditionRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		assertRefused(t, append(tc.args, "--sampler", "ddim", "--sample-steps", "2"), tc.want)
-	}
-}
-
-// TestModeOf checks the mode rules on points whose mode is known: the
-// gaussians8 centres (label k at angle kπ/4, radius 2) and points beyond 0.5
-// of every centre; points on each moon's curve and beyond its ends.
-func TestModeOf(t *testing.T) {
-	g := toy2d.Gaussians8{}
-	for k, c := range g.Centres() {
-		for _, d := range []toy2d.Point{{0, 0}, {0.3, -0.3}, {-0.45, 0}} {
-			if m, _ := modeOf(g, toy2d.Point{c[0] + d[0], c[1] + d[1]}); m != k {
-				t.Errorf("gaussians8: centre %d offset %v is in mode %d", k, d, m)
-			}
-		}
-		if a := math.Atan2(c[1], c[0]); math.Abs(math.Remainder(a-float64(k)*math.Pi/4, 2*math.Pi)) > 1e-9 {
-			t.Errorf("centre %d is at angle %v, want %v", k, a, float64(k)*math.Pi/4)
-		}
-	}
-	for _, p := range []toy2d.Point{{0, 0}, {0.9, 0.9}, {3, 0}} {
-		if m, _ := modeOf(g, p); m != -1 {
-			t.Errorf("gaussians8: %v is in mode %d, want none", p, m)
-		}
-	}
-	moons := toy2d.Moons{}
-	for i := range 21 {
-		th := math.Pi * float64(i) / 20
-		outer := toy2d.Point{math.Cos(th), math.Sin(th)}
-		inner := toy2d.Point{1 - math.Cos(th), 0.5 - math.Sin(th)}
-		if m, _ := modeOf(moons, outer); m != 0 {
-			t.Errorf("moons: outer curve point θ = %.3f is in moon %d", th, m)
-		}
-		if m, _ := modeOf(moons, inner); m != 1 {
-			t.Errorf("moons: inner curve point θ = %.3f is in moon %d", th, m)
-		}
-	}
-	for _, c := range []struct {
-		p    toy2d.Point
-		want int
-	}{{toy2d.Point{-1.3, -0.2}, 0}, {toy2d.Point{2.3, 0.7}, 1}, {toy2d.Point{0, 1.2}, 0}, {toy2d.Point{1, -0.7}, 1}} {
-		if m, _ := modeOf(moons, c.p); m != c.want {
-			t.Errorf("moons: %v is in moon %d, want %d", c.p, m, c.want)
-		}
-	}
-	if _, ok := modeOf(toy2d.SwissRoll{}, toy2d.Point{}); ok {
-		t.Error("swissroll has modes")
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
@@ -237,18 +236,7 @@ func TestSampleScoreImages(t *testing.T) {
 		t.Skip("compiles and runs a UNet")
 	}
 	dir := t.TempDir()
-	c := experiment.DefaultImages("mnist").WithScore("vp")
-	tr, err := c.NewTrainer(backendForTest(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(data, diffusion.RunOptions{Steps: 2, BatchSize: 8, CheckpointPath: filepath.Join(dir, "model.ckpt"), Config: c.JSON()}); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.Train(t, backendForTest(t), experiment.DefaultImages("mnist").WithScore("vp"), dir, 2, 8)
 	out, err := sample("--model-path", dir, "--num-samples", "4", "--sampler", "ode", "--solver", "euler", "--sample-steps", "2", "--out", filepath.Join(dir, "grid.png"))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)

@@ -152,11 +152,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.Visit(func(fl *flag.Flag) { c = applyFlag(c, f, fl.Name) })
 		pUncondGiven := false
 		fs.Visit(func(fl *flag.Flag) { pUncondGiven = pUncondGiven || fl.Name == "p-uncond" })
-		switch {
-		case pUncondGiven && !c.ClassCond:
+		// Refused here, not left to Config.Validate, which names the JSON
+		// field (class_cond) and lets --p-uncond 0 through.
+		if pUncondGiven && !c.ClassCond {
 			return fmt.Errorf("--p-uncond %g applies to class-conditional models only: add --class-cond", f.PUncond)
-		case c.ClassCond && !pUncondGiven:
-			c.PUncond = experiment.DefaultPUncond
+		}
+		if c.ClassCond {
+			c.PUncond = f.PUncond // the flag's value, or its default DefaultPUncond
 		}
 		if c.IsScore() {
 			var ddpmOnly []string

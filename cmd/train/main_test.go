@@ -117,6 +117,7 @@ func TestTrainBadInput(t *testing.T) {
 		{[]string{"--activation", "tanh"}, "tanh"},
 		{[]string{"--bogus-flag"}, "bogus-flag"},
 		{[]string{"--p-uncond", "0.2"}, "--class-cond"},
+		{[]string{"--p-uncond", "0"}, "--class-cond"}, // Config.Validate would let p_uncond 0 through
 		{[]string{"--dataset", "swissroll", "--class-cond"}, "no class labels"},
 		{[]string{"--class-cond", "--p-uncond", "1"}, "p_uncond"},
 		{[]string{"extra-argument"}, "extra-argument"},

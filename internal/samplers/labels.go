@@ -42,8 +42,8 @@ type Labels struct {
 	Order string
 	// Class is the requested label for OrderClass, else −1.
 	Class int
-	// Labels holds each sample's label (nil for OrderNull and unconditional
-	// models).
+	// Labels holds each sample's label; it is nil exactly for OrderNull and
+	// unconditional models.
 	Labels []int32
 	// Guidance is the classifier-free guidance weight w (1: none).
 	Guidance float64

@@ -51,6 +51,17 @@ const (
 	DefaultLangevinSteps = 20
 )
 
+// Defaults of the settings whose zero values are settings of their own.
+const (
+	// DefaultSolver is ode's integration rule (Settings.Solver, whose zero
+	// value is score.Euler).
+	DefaultSolver = score.Heun
+	// DefaultCorrector is pc's number of Langevin corrector steps per
+	// predictor step (Settings.Corrector, whose zero value is predictor
+	// only).
+	DefaultCorrector = 1
+)
+
 // Flags lists, for each flag that only some samplers use, those samplers. A
 // command refuses such a flag with any other sampler.
 var Flags = map[string][]string{
@@ -71,9 +82,11 @@ var Flags = map[string][]string{
 }
 
 // Settings are a sampler's command-line settings. Zero values mean the
-// defaults, and Given says which flags were set on the command line (by
-// flag name, without dashes): only those are checked against the sampler
-// (see [Flags]).
+// defaults, except for Solver and Corrector, whose zero values are settings
+// of their own (score.Euler; predictor only): set them to [DefaultSolver]
+// and [DefaultCorrector] for the defaults. Given says which flags were set
+// on the command line (by flag name, without dashes): only those are checked
+// against the sampler (see [Flags]).
 type Settings struct {
 	// Name is the sampler ("": [Default] for the checkpoint).
 	Name string
@@ -90,12 +103,14 @@ type Settings struct {
 	Clip bool
 	// Rho is edm's ρ (0: 7).
 	Rho float64
-	// Solver, RTol and ATol are ode's integration rule and rk45's
-	// tolerances (0: score.DefaultRTol, DefaultATol).
+	// Solver, RTol and ATol are ode's integration rule (zero: score.Euler;
+	// the default is [DefaultSolver]) and rk45's tolerances (0:
+	// score.DefaultRTol, DefaultATol).
 	Solver     score.Solver
 	RTol, ATol float64
-	// Corrector and SNR are pc's corrector steps and signal-to-noise ratio
-	// (SNR 0: 0.16 for the VE SDE, 0.01 otherwise).
+	// Corrector and SNR are pc's corrector steps (0: predictor only; the
+	// default is [DefaultCorrector]) and signal-to-noise ratio (0: 0.16 for
+	// the VE SDE, 0.01 otherwise).
 	Corrector int
 	SNR       float64
 	// Levels, LangevinSteps and StepSize are langevin's L, T and ε (0: the

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
@@ -113,7 +116,7 @@ func TestBuildDefaults(t *testing.T) {
 		{ddpm, "ode", score.ODE{Steps: 100, Solver: score.Heun}, "ode heun 100 steps", true},
 	} {
 		name, spacing, _ := strings.Cut(c.name, " ")
-		s, err := Build(c.cfg, "x.ckpt", Settings{Name: name, Spacing: spacing, Solver: score.Heun, Corrector: 1})
+		s, err := Build(c.cfg, "x.ckpt", Settings{Name: name, Spacing: spacing, Solver: DefaultSolver, Corrector: DefaultCorrector})
 		if err != nil {
 			t.Errorf("%s %q: %v", c.cfg.Dataset, c.name, err)
 			continue
@@ -154,6 +157,80 @@ func TestWeights(t *testing.T) {
 	} {
 		if got := Weights(&diffusion.Checkpoint{WeightsAreEMA: tc.exported}, tc.useEMA); got != tc.want {
 			t.Errorf("Weights(WeightsAreEMA=%v, useEMA=%v) = %q, want %q", tc.exported, tc.useEMA, got, tc.want)
+		}
+	}
+}
+
+// TestOpen writes checkpoints by hand and opens them: a folder means its
+// model.ckpt; the store holds the EMA weights unless noEMA (or there are
+// none); a configuration that does not parse and a checkpoint without model
+// weights are errors naming the file; a missing one is ReadCheckpoint's.
+func TestOpen(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, config []byte, vars map[string]*tensors.Tensor) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := diffusion.WriteCheckpoint(path, &diffusion.Checkpoint{Config: config, Step: 7, Variables: vars}); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cfg := experiment.Default2D("gaussians8")
+	w := func(v float32) *tensors.Tensor { return tensors.FromFlatDataAndDimensions([]float32{v}, 1) }
+	ckpt := write("model.ckpt", cfg.JSON(), map[string]*tensors.Tensor{"/model/w": w(1), "/ema/model/w": w(2)})
+	value := func(o *Checkpoint) float32 {
+		t.Helper()
+		for v := range o.Store.IterVariables() {
+			if v.Path() == "/model/w" {
+				val, err := v.Value()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tensors.MustCopyFlatData[float32](val)[0]
+			}
+		}
+		t.Fatalf("%s: the store has no /model/w", o.Path)
+		return 0
+	}
+	for _, tc := range []struct {
+		modelPath string
+		noEMA     bool
+		weights   string
+		value     float32
+	}{
+		{dir, false, "EMA", 2},
+		{ckpt, false, "EMA", 2},
+		{dir, true, "raw", 1},
+	} {
+		o, err := Open(tc.modelPath, tc.noEMA)
+		if err != nil {
+			t.Fatalf("Open(%s, %v): %v", tc.modelPath, tc.noEMA, err)
+		}
+		if o.Path != ckpt || o.Checkpoint.Step != 7 || o.Config.Dataset != "gaussians8" || o.Weights != tc.weights || value(o) != tc.value {
+			t.Errorf("Open(%s, %v): path %s, step %d, dataset %s, %s weights, w = %g; want %s, 7, gaussians8, %s, %g",
+				tc.modelPath, tc.noEMA, o.Path, o.Checkpoint.Step, o.Config.Dataset, o.Weights, value(o), ckpt, tc.weights, tc.value)
+		}
+	}
+	raw := write("raw.ckpt", cfg.JSON(), map[string]*tensors.Tensor{"/model/w": w(3)})
+	if o, err := Open(raw, false); err != nil || o.Weights != "raw" || value(o) != 3 {
+		t.Errorf("Open of a checkpoint without EMA: %+v, %v; want raw weights", o, err)
+	}
+	badCfg := write("bad-config.ckpt", []byte(`{"no_such_field": 1}`), map[string]*tensors.Tensor{"/model/w": w(1)})
+	noWeights := write("no-weights.ckpt", cfg.JSON(), map[string]*tensors.Tensor{"/other/w": w(1)})
+	missing := filepath.Join(dir, "missing.ckpt")
+	_, readErr := diffusion.ReadCheckpoint(missing)
+	if readErr == nil {
+		t.Fatalf("ReadCheckpoint(%s) succeeded", missing)
+	}
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{badCfg, badCfg + ": experiment: reading configuration"},
+		{noWeights, noWeights + ": diffusion: checkpoint has no model weights"},
+		{missing, readErr.Error()},
+	} {
+		if _, err := Open(tc.path, false); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Open(%s): error %v, want one starting %q", tc.path, err, tc.want)
 		}
 	}
 }

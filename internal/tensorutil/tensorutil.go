@@ -1,5 +1,6 @@
-// Package tensorutil copies rows of host tensors: slicing and concatenating
-// along the first (batch) axis, and reading float tensors as float64.
+// Package tensorutil copies host tensors: slicing rows along the first
+// (batch) axis, reading float tensors as float64 and making tensors from
+// float64 values.
 package tensorutil
 
 import (
@@ -30,43 +31,6 @@ func SliceFirstAxis(t *tensors.Tensor, start, n int) (*tensors.Tensor, error) {
 	})
 	if cerr != nil {
 		return nil, cerr
-	}
-	return out, err
-}
-
-// ConcatFirstAxis concatenates tensors of equal trailing shape along the first axis.
-func ConcatFirstAxis(ts []*tensors.Tensor) (*tensors.Tensor, error) {
-	if len(ts) == 0 {
-		return nil, fmt.Errorf("tensorutil: nothing to concatenate")
-	}
-	first := ts[0].Shape()
-	rows := 0
-	for _, t := range ts {
-		sh := t.Shape()
-		if sh.DType != first.DType || sh.Rank() != first.Rank() || sh.Rank() == 0 {
-			return nil, fmt.Errorf("tensorutil: cannot concatenate %s with %s", first, sh)
-		}
-		for i := 1; i < sh.Rank(); i++ {
-			if sh.Dimensions[i] != first.Dimensions[i] {
-				return nil, fmt.Errorf("tensorutil: cannot concatenate %s with %s", first, sh)
-			}
-		}
-		rows += sh.Dimensions[0]
-	}
-	dims := append([]int{rows}, first.Dimensions[1:]...)
-	out := tensors.FromShape(shapes.Make(first.DType, dims...))
-	var err error
-	merr := out.MutableBytes(func(dst []byte) {
-		off := 0
-		for _, t := range ts {
-			if e := t.ConstBytes(func(src []byte) { off += copy(dst[off:], src) }); e != nil {
-				err = e
-				return
-			}
-		}
-	})
-	if merr != nil {
-		return nil, merr
 	}
 	return out, err
 }

@@ -27,7 +27,9 @@
 //
 // [LoadOrTrain] caches the trained classifier in a folder, so notebooks and
 // commands pay for training once; [Classifier.Compare] scores generated
-// images against real ones.
+// images against real ones, and [Classifier.LabelScores] images generated
+// for requested labels (the share read as their label, and their
+// diversity).
 package classifier
 
 import (
@@ -412,6 +414,12 @@ func (c *Classifier) Predict(backend compute.Backend, images []float32) ([]uint8
 	if err != nil {
 		return nil, err
 	}
+	return predictions(logits), nil
+}
+
+// predictions returns the arg-max (the lowest class on ties) of each row of
+// Classes logits.
+func predictions(logits []float32) []uint8 {
 	n := len(logits) / Classes
 	pred := make([]uint8, n)
 	for i := range n {
@@ -424,7 +432,7 @@ func (c *Classifier) Predict(backend compute.Backend, images []float32) ([]uint8
 		}
 		pred[i] = uint8(best)
 	}
-	return pred, nil
+	return pred
 }
 
 // Logits returns the network's logits (unnormalised log-probabilities), one

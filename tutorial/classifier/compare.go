@@ -52,7 +52,8 @@ func (s Scores) String() string {
 // when the subset size equals both sets' sizes every subset holds all the
 // images and KIDStd is 0 (it says nothing about the uncertainty then).
 // Each set needs at least 2 images. The KID costs about 0.1 s per subset of
-// 1000 images with the default 256 features (2 cores).
+// 1000 images with the default 256 features (2 cores). [CompareFeatures]
+// does the same on features already computed.
 func (c *Classifier) Compare(backend compute.Backend, reference, images []float32, kidSubsets, kidSubsetSize int) (Scores, error) {
 	fr, err := c.Features(backend, reference)
 	if err != nil {
@@ -62,6 +63,30 @@ func (c *Classifier) Compare(backend compute.Backend, reference, images []float3
 	if err != nil {
 		return Scores{}, fmt.Errorf("classifier: Compare: images: %w", err)
 	}
+	s, err := compareFeatures(fr, fi, kidSubsets, kidSubsetSize)
+	if err != nil {
+		return Scores{}, fmt.Errorf("classifier: Compare: %w", err)
+	}
+	return s, nil
+}
+
+// CompareFeatures is [Classifier.Compare] on features already computed,
+// reference and images being the feature rows ([Classifier.Features],
+// [LabelScores.Features]) of the reference images and of the images: it
+// gives the scores Compare gives on the images themselves, with the same
+// kidSubsets and kidSubsetSize, without running the classifier again. The
+// rows of both sets must come from the same classifier.
+func CompareFeatures(reference, images [][]float64, kidSubsets, kidSubsetSize int) (Scores, error) {
+	s, err := compareFeatures(reference, images, kidSubsets, kidSubsetSize)
+	if err != nil {
+		return Scores{}, fmt.Errorf("classifier: CompareFeatures: %w", err)
+	}
+	return s, nil
+}
+
+// compareFeatures computes the scores of [CompareFeatures]; its errors are
+// the metrics' own.
+func compareFeatures(fr, fi [][]float64, kidSubsets, kidSubsetSize int) (Scores, error) {
 	if kidSubsets == 0 {
 		kidSubsets = DefaultKIDSubsets
 	}
@@ -69,11 +94,12 @@ func (c *Classifier) Compare(backend compute.Backend, reference, images []float3
 		kidSubsetSize = min(DefaultKIDSubsetSize, len(fr), len(fi))
 	}
 	s := Scores{KIDSubsets: kidSubsets, KIDSubsetSize: kidSubsetSize, NReference: len(fr), NImages: len(fi)}
+	var err error
 	if s.FD, err = metrics.FrechetDistance(fr, fi); err != nil {
-		return Scores{}, fmt.Errorf("classifier: Compare: %w", err)
+		return Scores{}, err
 	}
 	if s.KID, s.KIDStd, err = metrics.KID(fr, fi, kidSubsets, kidSubsetSize, nil); err != nil {
-		return Scores{}, fmt.Errorf("classifier: Compare: %w", err)
+		return Scores{}, err
 	}
 	return s, nil
 }

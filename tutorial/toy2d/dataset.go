@@ -34,6 +34,10 @@ type Labeled interface {
 	// SampleLabeled draws n points, exactly as Sample does for the same
 	// generator state, and the label in [0, K) of each.
 	SampleLabeled(rng *rand.Rand, n int) ([]Point, []int32)
+	// Mode returns the label in [0, K) of the mode that p lies in, by the
+	// dataset's geometry (for a point SampleLabeled draws, almost always
+	// its label), or −1 when p lies in none.
+	Mode(p Point) int
 }
 
 // names lists the datasets in the order [Names] reports them.

@@ -111,6 +111,22 @@ func (g Gaussians8) LogDensity(p Point) float64 {
 	return m + math.Log(s) - math.Log(8*math.Pi*twoVar)
 }
 
+// modeSigmas is the radius, in standard deviations σ, within which
+// [Gaussians8.Mode] puts a point in the mode of its nearest centre.
+const modeSigmas = 5
+
+// Mode returns k when c_k is the centre nearest to p and lies within 5σ of
+// it (0.5 for the zero value), else −1: the rule of [Gaussians8.ModeCounts]
+// with maxDist = 5σ. A true sample lies beyond 5σ of its centre with
+// probability e^(−25/2) ≈ 3.7e-6; within 5σ it is nearest its own centre
+// whenever neighbouring centres are over 10σ apart (15σ for the zero
+// value), so Mode is then the label [Gaussians8.SampleLabeled] gave it for
+// all but that share of the samples.
+func (g Gaussians8) Mode(p Point) int {
+	cs := g.centres()
+	return nearestMode(&cs, p, modeSigmas*g.std())
+}
+
 // ModeCounts assigns each sample to its nearest centre when that centre is
 // within maxDist of it, and counts the others as outliers. A caller choosing
 // maxDist = a·σ (with a·σ below half the distance between neighbouring
@@ -119,18 +135,28 @@ func (g Gaussians8) LogDensity(p Point) float64 {
 func (g Gaussians8) ModeCounts(samples []Point, maxDist float64) (counts [8]int, outliers int) {
 	cs := g.centres()
 	for _, p := range samples {
-		best, bestSq := -1, math.Inf(1)
-		for k, c := range cs {
-			dx, dy := p[0]-c[0], p[1]-c[1]
-			if d := dx*dx + dy*dy; d < bestSq {
-				best, bestSq = k, d
-			}
-		}
-		if best >= 0 && math.Sqrt(bestSq) <= maxDist {
-			counts[best]++
+		if k := nearestMode(&cs, p, maxDist); k >= 0 {
+			counts[k]++
 		} else {
 			outliers++
 		}
 	}
 	return counts, outliers
+}
+
+// nearestMode returns the index k of the centre cs[k] nearest to p (the
+// lowest on ties) when it lies within maxDist of p, else −1 (also when p
+// has a NaN coordinate).
+func nearestMode(cs *[8]Point, p Point, maxDist float64) int {
+	best, bestSq := -1, math.Inf(1)
+	for k, c := range cs {
+		dx, dy := p[0]-c[0], p[1]-c[1]
+		if d := dx*dx + dy*dy; d < bestSq {
+			best, bestSq = k, d
+		}
+	}
+	if best >= 0 && math.Sqrt(bestSq) <= maxDist {
+		return best
+	}
+	return -1
 }

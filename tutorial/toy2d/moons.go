@@ -33,17 +33,49 @@ func (m Moons) noise() float64 { return orDefault(m.Noise, DefaultMoonsNoise, "M
 // Name returns "moons".
 func (Moons) Name() string { return "moons" }
 
-// The two half circles. Both have unit speed and unit curvature; the inner
-// one's centre is (1, 0.5), so |c_in| ≤ 1 + √1.25.
+// halfCircle is a half circle of radius 1, c(θ) = centre + side·(cos θ,
+// sin θ) for θ ∈ [0, π]: the half on which side·(y − centre_y) ≥ 0, with
+// ends centre ± (1, 0).
+type halfCircle struct {
+	centre Point
+	side   float64 // +1: the upper half, −1: the lower half
+}
+
+// at returns c(θ).
+func (h halfCircle) at(theta float64) (x, y float64) {
+	return h.centre[0] + h.side*math.Cos(theta), h.centre[1] + h.side*math.Sin(theta)
+}
+
+// distance returns the distance from p to the half circle: |‖p − centre‖ − 1|
+// when p is on its side (side·(p_y − centre_y) ≥ 0), else the distance to
+// the nearer end.
+func (h halfCircle) distance(p Point) float64 {
+	dx, dy := p[0]-h.centre[0], p[1]-h.centre[1]
+	if h.side*dy >= 0 {
+		return math.Abs(math.Hypot(dx, dy) - 1)
+	}
+	return math.Min(math.Hypot(dx-1, dy), math.Hypot(dx+1, dy))
+}
+
+// The two moons: the outer one (cos θ, sin θ), the upper half circle about
+// (0, 0), and the inner one (1 − cos θ, 0.5 − sin θ), the lower half circle
+// about (1, 0.5).
+var (
+	moonOuterArc = halfCircle{centre: Point{0, 0}, side: 1}
+	moonInnerArc = halfCircle{centre: Point{1, 0.5}, side: -1}
+)
+
+// The two half circles as curves. Both have unit speed and unit curvature;
+// the inner one's centre is (1, 0.5), so |c_in| ≤ 1 + √1.25.
 var (
 	moonOuter = &curve{
 		key: "moons/outer", lo: 0, hi: math.Pi,
-		at:    func(t float64) (float64, float64) { return math.Cos(t), math.Sin(t) },
+		at:    moonOuterArc.at,
 		speed: 1, accel: 1, radius: 1,
 	}
 	moonInner = &curve{
 		key: "moons/inner", lo: 0, hi: math.Pi,
-		at:    func(t float64) (float64, float64) { return 1 - math.Cos(t), 0.5 - math.Sin(t) },
+		at:    moonInnerArc.at,
 		speed: 1, accel: 1, radius: 1 + math.Sqrt(1.25),
 	}
 	moonCurves = []*curve{moonOuter, moonInner}
@@ -77,6 +109,22 @@ func (m Moons) SampleLabeled(rng *rand.Rand, n int) ([]Point, []int32) {
 		out[i] = Point{x + sd*rng.NormFloat64(), y + sd*rng.NormFloat64()}
 	}
 	return out, labels
+}
+
+// Mode returns the moon whose curve is nearer to p: 0 (the outer moon) when
+// p is at least as near the outer half circle as the inner one, else 1. The
+// distance to a half circle is |‖p − centre‖ − 1| on its side of the
+// centre's horizontal, else the distance to its nearer end. Every point is
+// in a moon, so Mode never returns −1; a point with a NaN coordinate, nearer
+// neither, gets 1. The curves are at least 0.5 apart, so a true sample is
+// nearer the other moon's curve only when its noise moves it by 0.25 or more
+// (5σ for the zero value: probability e^(−25/2) ≈ 3.7e-6 at most), and Mode
+// is otherwise the label [Moons.SampleLabeled] gave it.
+func (Moons) Mode(p Point) int {
+	if moonOuterArc.distance(p) <= moonInnerArc.distance(p) {
+		return 0
+	}
+	return 1
 }
 
 // LogDensity is log p(x) for the density in the type's comment. The two

@@ -575,3 +575,154 @@ func moonDistance(c *curve, q Point) float64 {
 	}
 	return best
 }
+
+// TestModeAgreesWithLabels checks Mode against the labels SampleLabeled
+// gives. A sample's mode differs from its label only when its noise moves
+// it 5σ or more from its curve or centre (beyond Gaussians8.Mode's radius,
+// or halfway across the 0.5 between the moons), which has probability
+// p = e^(−25/2) for the 2-D Gaussian noise; the disagreements must be within
+// 4 binomial standard errors of n p (+0.5, as in TestGaussians8Modes), that
+// is none or one of 20,000. Mode stays in [−1, K), and for gaussians8
+// tallying Mode gives ModeCounts with maxDist 5σ.
+func TestModeAgreesWithLabels(t *testing.T) {
+	const n = 20000
+	p := math.Exp(-25.0 / 2)
+	lim := n*p + 4*math.Sqrt(n*p*(1-p)) + 0.5
+	for _, ds := range []Labeled{Gaussians8{}, Gaussians8{Std: 0.05, Radius: 3}, Moons{}} {
+		pts, labels := ds.SampleLabeled(newRNG(5), n)
+		k := ds.Classes()
+		tally := make([]int, k)
+		off, wrong := 0, 0
+		for i, q := range pts {
+			m := ds.Mode(q)
+			if m < -1 || m >= k {
+				t.Fatalf("%s %+v: Mode(%v) = %d, out of [−1, %d)", ds.Name(), ds, q, m, k)
+			}
+			if m < 0 {
+				off++
+			} else {
+				tally[m]++
+			}
+			if m != int(labels[i]) {
+				wrong++
+			}
+		}
+		if float64(wrong) > lim {
+			t.Errorf("%s %+v: Mode disagrees with the label of %d of %d samples, want at most %.2f", ds.Name(), ds, wrong, n, lim)
+		}
+		if g, ok := ds.(Gaussians8); ok {
+			counts, outliers := g.ModeCounts(pts, 5*g.std())
+			if !slices.Equal(counts[:], tally) || outliers != off {
+				t.Errorf("%+v: tallying Mode gives %v, %d off; ModeCounts(5σ) %v, %d outliers", g, tally, off, counts, outliers)
+			}
+		}
+	}
+}
+
+// TestModeCentresAndCurves checks Mode on points whose mode is known: the
+// gaussians8 centres (label k at angle kπ/4, radius 2) and points beyond 0.5
+// of every centre; points on each moon's curve and beyond its ends. The
+// unlabelled datasets have no modes.
+func TestModeCentresAndCurves(t *testing.T) {
+	g := Gaussians8{}
+	for k, c := range g.Centres() {
+		for _, d := range []Point{{0, 0}, {0.3, -0.3}, {-0.45, 0}} {
+			if m := g.Mode(Point{c[0] + d[0], c[1] + d[1]}); m != k {
+				t.Errorf("gaussians8: centre %d offset %v is in mode %d", k, d, m)
+			}
+		}
+		if a := math.Atan2(c[1], c[0]); math.Abs(math.Remainder(a-float64(k)*math.Pi/4, 2*math.Pi)) > 1e-9 {
+			t.Errorf("centre %d is at angle %v, want %v", k, a, float64(k)*math.Pi/4)
+		}
+	}
+	for _, p := range []Point{{0, 0}, {0.9, 0.9}, {3, 0}} {
+		if m := g.Mode(p); m != -1 {
+			t.Errorf("gaussians8: %v is in mode %d, want none", p, m)
+		}
+	}
+	moons := Moons{}
+	for i := range 21 {
+		th := math.Pi * float64(i) / 20
+		outer := Point{math.Cos(th), math.Sin(th)}
+		inner := Point{1 - math.Cos(th), 0.5 - math.Sin(th)}
+		if m := moons.Mode(outer); m != 0 {
+			t.Errorf("moons: outer curve point θ = %.3f is in moon %d", th, m)
+		}
+		if m := moons.Mode(inner); m != 1 {
+			t.Errorf("moons: inner curve point θ = %.3f is in moon %d", th, m)
+		}
+	}
+	for _, c := range []struct {
+		p    Point
+		want int
+	}{{Point{-1.3, -0.2}, 0}, {Point{2.3, 0.7}, 1}, {Point{0, 1.2}, 0}, {Point{1, -0.7}, 1}} {
+		if m := moons.Mode(c.p); m != c.want {
+			t.Errorf("moons: %v is in moon %d, want %d", c.p, m, c.want)
+		}
+	}
+	for _, ds := range []Dataset{SwissRoll{}, Checkerboard{}} {
+		if _, ok := ds.(Labeled); ok {
+			t.Errorf("%s has modes", ds.Name())
+		}
+	}
+}
+
+// TestModeByHand checks Mode on points whose modes are plain: gaussians8's
+// centres and points just inside and outside 0.5 of one, the origin and a
+// NaN (no mode); the moons' curve points and ends, and points beside them.
+func TestModeByHand(t *testing.T) {
+	s := math.Sqrt2 // centre 1 of gaussians8 is (√2, √2)
+	nan := math.NaN()
+	for _, tc := range []struct {
+		ds   Labeled
+		p    Point
+		want int
+	}{
+		{Gaussians8{}, Point{2, 0}, 0},
+		{Gaussians8{}, Point{s, s}, 1},
+		{Gaussians8{}, Point{0, -2}, 6},
+		{Gaussians8{}, Point{2.49, 0}, 0},
+		{Gaussians8{}, Point{2.51, 0}, -1},
+		{Gaussians8{}, Point{0, 0}, -1},
+		{Gaussians8{}, Point{nan, 2}, -1},
+		{Gaussians8{Std: 0.2}, Point{2.9, 0}, 0}, // 5σ = 1
+		{Moons{}, Point{0, 1}, 0},
+		{Moons{}, Point{1, 0}, 0},    // the outer moon's end, 0.5 from the inner curve
+		{Moons{}, Point{0, 0.5}, 1},  // the inner moon's end, 0.5 from the outer curve
+		{Moons{}, Point{1, -0.5}, 1}, // the inner moon's bottom
+		{Moons{}, Point{-1, -1}, 0},  // 1 from the outer end (−1, 0), 1.5 from the inner curve
+		{Moons{}, Point{2.5, 1}, 1},  // 0.71 from the inner end (2, 0.5), 1.69 from the outer curve
+	} {
+		if got := tc.ds.Mode(tc.p); got != tc.want {
+			t.Errorf("%s %+v: Mode(%v) = %d, want %d", tc.ds.Name(), tc.ds, tc.p, got, tc.want)
+		}
+	}
+}
+
+// TestMoonArcs checks the moons' half circles against the curves of the
+// Moons documentation, c_out(θ) = (cos θ, sin θ) and c_in(θ) = (1 − cos θ,
+// 1 − sin θ − 0.5), exactly, and their closed-form distance against a scan
+// of the curve (moonDistance, within 0.004) at random points.
+func TestMoonArcs(t *testing.T) {
+	for i := range 101 {
+		th := math.Pi * float64(i) / 100
+		if x, y := moonOuter.at(th); x != math.Cos(th) || y != math.Sin(th) {
+			t.Errorf("outer moon at θ = %g: (%g, %g), want (cos θ, sin θ)", th, x, y)
+		}
+		if x, y := moonInner.at(th); x != 1-math.Cos(th) || y != 0.5-math.Sin(th) {
+			t.Errorf("inner moon at θ = %g: (%g, %g), want (1 − cos θ, 0.5 − sin θ)", th, x, y)
+		}
+	}
+	rng := newRNG(6)
+	for range 2000 {
+		q := Point{-3 + 6*rng.Float64(), -3 + 6*rng.Float64()}
+		for _, c := range []struct {
+			arc   halfCircle
+			curve *curve
+		}{{moonOuterArc, moonOuter}, {moonInnerArc, moonInner}} {
+			if d, scan := c.arc.distance(q), moonDistance(c.curve, q); d > scan+1e-12 || d < scan-0.004 {
+				t.Fatalf("%s: distance from %v is %g, the scan gives %g", c.curve.key, q, d, scan)
+			}
+		}
+	}
+}
