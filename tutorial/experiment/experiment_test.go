@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
@@ -35,30 +37,8 @@ func TestGaussians8Quality(t *testing.T) {
 		t.Skip("trains a model for ~30 s")
 	}
 	c := Default2D("gaussians8")
-	p, den, tc, err := c.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := backend.MustShared()
-	tr, err := diffusion.NewTrainer(b, p, den, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(data, diffusion.RunOptions{Steps: 3000, BatchSize: c.BatchSize}); err != nil {
-		t.Fatal(err)
-	}
-	ck, err := tr.Checkpoint(c.JSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := diffusion.SamplingStore(ck, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, store := trainedModel(t, b, c, 3000)
 	g := toy2d.Gaussians8{}
 	fresh := g.Sample(rand.New(rand.NewPCG(3, 4)), 4000)
 	nllData := toy2d.MeanNLL(g, fresh)
@@ -69,7 +49,7 @@ func TestGaussians8Quality(t *testing.T) {
 		nllGap  float64
 	}{{"DDPM 1000 steps", diffusion.DDPM{Variance: c.SampleVariance()}, 0.6}, {"DDIM 50 steps", diffusion.DDIM{Steps: 50}, 0.6},
 		{"DPM-Solver++(2M) 20 steps", diffusion.DPMSolverPP2M{}, 1}} {
-		x, err := diffusion.Sample(b, store, p.Model(den), s.sampler, n, c.DataDims(), diffusion.SampleOptions{Seed: 5})
+		x, err := diffusion.Sample(b, store, m, s.sampler, n, c.DataDims(), diffusion.SampleOptions{Seed: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,29 +271,7 @@ func TestGaussians8GuidedQuality(t *testing.T) {
 	c := Default2D("gaussians8")
 	c.ClassCond, c.PUncond = true, DefaultPUncond
 	b := backend.MustShared()
-	tr, err := c.NewTrainer(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(data, diffusion.RunOptions{Steps: 3000, BatchSize: c.BatchSize}); err != nil {
-		t.Fatal(err)
-	}
-	ck, err := tr.Checkpoint(c.JSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := diffusion.SamplingStore(ck, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := c.SamplingModel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, store := trainedModel(t, b, c, 3000)
 	const per = 200
 	labels := make([]int32, 8*per)
 	for i := range labels {
@@ -358,4 +316,19 @@ func TestGaussians8GuidedQuality(t *testing.T) {
 			}
 		}
 	}
+}
+
+// trainedModel trains c for steps steps (through LoadOrTrain, cached in a
+// temporary folder) and returns its sampling model and EMA weights.
+func trainedModel(t *testing.T, b compute.Backend, c Config, steps int64) (diffusion.Model, *model.Store) {
+	t.Helper()
+	tr, err := LoadOrTrain(b, c, steps, t.TempDir(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, store, err := tr.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, store
 }
