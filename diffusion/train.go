@@ -120,7 +120,9 @@ type Trainer struct {
 	store     *model.Store
 	exec      *model.Exec
 	sampler   TimestepSampler // nil with a LossFn
-	lossFn    LossFn          // nil for the denoiser objective
+	lossFn    TermsFn         // nil for the denoiser objective
+	termNames []string        // names of lossFn's reported terms
+	termHist  [][]float64     // their batch means, step by step (this session's steps only)
 	step      int64
 	condNames []string // the condition inputs the compiled step takes
 	condNull  bool     // whether it takes a null mask
@@ -136,6 +138,12 @@ type Trainer struct {
 // in checkpoints, so that resumed training draws the same numbers as an
 // uninterrupted run.
 type LossFn func(scope *model.Scope, x0 *Node, c cond.Nodes) *Node
+
+// TermsFn is a [LossFn] that also returns named per-example terms of the
+// loss (each shaped [B], e.g. a reconstruction error and a KL divergence),
+// which the trainer reports (their batch means, in [StepResult.Terms] and on
+// the progress bar) but does not optimise: only loss is minimised.
+type TermsFn func(scope *model.Scope, x0 *Node, c cond.Nodes) (loss *Node, terms []*Node)
 
 // ErrNonFinite is wrapped by the error returned when the loss becomes NaN or ±Inf.
 var ErrNonFinite = errors.New("non-finite loss")
@@ -173,6 +181,20 @@ func NewTrainerWithLoss(backend compute.Backend, loss LossFn, cfg TrainConfig) (
 	if loss == nil {
 		return nil, fmt.Errorf("diffusion: NewTrainerWithLoss needs a loss function, got nil")
 	}
+	return NewTrainerWithTerms(backend, func(scope *model.Scope, x0 *Node, c cond.Nodes) (*Node, []*Node) {
+		return loss(scope, x0, c), nil
+	}, nil, cfg)
+}
+
+// NewTrainerWithTerms is [NewTrainerWithLoss] for an objective that reports
+// terms: fn returns the per-example losses and one per-example term for each
+// of names, in that order. Each step's [StepResult.Terms] holds the terms'
+// batch means, and the progress bar of [Trainer.Run] shows their running
+// means beside the loss's.
+func NewTrainerWithTerms(backend compute.Backend, fn TermsFn, names []string, cfg TrainConfig) (*Trainer, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("diffusion: NewTrainerWithTerms needs a loss function, got nil")
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -185,8 +207,17 @@ func NewTrainerWithLoss(backend compute.Backend, loss LossFn, cfg TrainConfig) (
 	cfg = cfg.withDefaults()
 	store := model.NewStore()
 	store.SetParam(model.ParamInitialSeed, cfg.Seed)
-	return &Trainer{Config: cfg, backend: backend, store: store, lossFn: loss}, nil
+	return &Trainer{Config: cfg, backend: backend, store: store, lossFn: fn, termNames: slices.Clone(names)}, nil
 }
+
+// TermNames returns the names of the reported terms of a trainer made by
+// [NewTrainerWithTerms] (nil otherwise), in the order of [StepResult.Terms].
+func (tr *Trainer) TermNames() []string { return tr.termNames }
+
+// TermHistory returns, for each reported term (in the order of
+// [Trainer.TermNames]), its batch mean at every step this trainer took
+// (steps restored from a checkpoint are not included).
+func (tr *Trainer) TermHistory() [][]float64 { return tr.termHist }
 
 // Store returns the trainer's store (model under ModelScope, plus training state).
 func (tr *Trainer) Store() *model.Store { return tr.store }
@@ -214,8 +245,8 @@ func (tr *Trainer) buildExec(c cond.Condition) error {
 			t, w, rest = rest[0], rest[1], rest[2:]
 		}
 		cn, _ := cond.FromArgs(names, hasNull, rest)
-		loss, per, norm := tr.stepGraph(scope, x0, t, w, cn)
-		return []*Node{loss, per, norm}
+		loss, per, norm, terms := tr.stepGraph(scope, x0, t, w, cn)
+		return append([]*Node{loss, per, norm}, terms...)
 	})
 	tr.condNames, tr.condNull = names, hasNull
 	return err
@@ -227,8 +258,9 @@ func (tr *Trainer) buildExec(c cond.Condition) error {
 // nil and the loss is the plain mean of the LossFn's per-example losses.
 // With Config.PUncond > 0 and a condition, each example's condition is
 // replaced by ∅ with that probability (drawn from the store's generator, so
-// that a resumed run drops the same ones).
-func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w *Node, c cond.Nodes) (loss, perExample, gradNorm *Node) {
+// that a resumed run drops the same ones). terms are the batch means of a
+// TermsFn's reported terms.
+func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w *Node, c cond.Nodes) (loss, perExample, gradNorm *Node, terms []*Node) {
 	g := x0.Graph()
 	cfg := tr.Config
 	store := tr.store
@@ -239,9 +271,20 @@ func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w *Node, c cond.Nodes) (
 		c = c.Or(LessThan(u, Scalar(g, dt, cfg.PUncond)))
 	}
 	if tr.lossFn != nil {
-		perExample = tr.lossFn(scope.In(ModelScope), x0, c)
-		if b := x0.Shape().Dimensions[0]; perExample.Rank() != 1 || perExample.Shape().Dimensions[0] != b {
+		var perTerm []*Node
+		perExample, perTerm = tr.lossFn(scope.In(ModelScope), x0, c)
+		b := x0.Shape().Dimensions[0]
+		if perExample.Rank() != 1 || perExample.Shape().Dimensions[0] != b {
 			exceptions.Panicf("diffusion: the loss function must return per-example losses shaped [%d], got %s", b, perExample.Shape())
+		}
+		if len(perTerm) != len(tr.termNames) {
+			exceptions.Panicf("diffusion: the loss function returned %d terms for the %d names %v", len(perTerm), len(tr.termNames), tr.termNames)
+		}
+		for i, term := range perTerm {
+			if term.Rank() != 1 || term.Shape().Dimensions[0] != b {
+				exceptions.Panicf("diffusion: the loss function's term %q must be per-example, shaped [%d], got %s", tr.termNames[i], b, term.Shape())
+			}
+			terms = append(terms, ReduceAllMean(StopGradient(term)))
 		}
 		loss = ReduceAllMean(perExample)
 	} else {
@@ -345,7 +388,7 @@ func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w *Node, c cond.Nodes) (
 		}
 	}
 	stepVar.SetNodeValue(AddScalar(step, 1))
-	return loss, perExample, gradNorm
+	return loss, perExample, gradNorm, terms
 }
 
 // StepResult is what one training step reports.
@@ -354,6 +397,10 @@ type StepResult struct {
 	Loss float64
 	// GradNorm is the global gradient norm before clipping.
 	GradNorm float64
+	// Terms are the batch means of the reported terms of a trainer made by
+	// [NewTrainerWithTerms], in the order of [Trainer.TermNames] (nil for
+	// other trainers).
+	Terms []float64
 }
 
 // TrainStep runs one optimisation step on the batch x₀ with condition c
@@ -393,6 +440,9 @@ func (tr *Trainer) TrainStep(x0 *tensors.Tensor, c cond.Condition) (StepResult, 
 	}
 	loss := scalarFloat(outs[0])
 	res := StepResult{Loss: loss, GradNorm: scalarFloat(outs[2])}
+	for _, o := range outs[3:] {
+		res.Terms = append(res.Terms, scalarFloat(o))
+	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return res, fmt.Errorf("diffusion: training step %d: loss is %v (%w); stopping, the last checkpoint is left untouched",
 			tr.step+1, loss, ErrNonFinite)
@@ -407,6 +457,14 @@ func (tr *Trainer) TrainStep(x0 *tensors.Tensor, c cond.Condition) (StepResult, 
 	}
 	tr.step++
 	tr.losses = append(tr.losses, loss)
+	if len(res.Terms) > 0 {
+		if tr.termHist == nil {
+			tr.termHist = make([][]float64, len(res.Terms))
+		}
+		for i, v := range res.Terms {
+			tr.termHist[i] = append(tr.termHist[i], v)
+		}
+	}
 	return res, nil
 }
 
@@ -546,6 +604,7 @@ func (tr *Trainer) Run(data Data, opts RunOptions) error {
 	}
 	bar := progress.New(opts.Progress, int(opts.Steps-tr.step), "training")
 	var ema float64
+	termEMA := make([]float64, len(tr.termNames))
 	save := func() error {
 		if opts.CheckpointPath == "" {
 			return nil
@@ -566,15 +625,17 @@ func (tr *Trainer) Run(data Data, opts RunOptions) error {
 			bar.Done()
 			return err
 		}
-		if ema == 0 {
-			ema = r.Loss
-		} else {
-			ema = 0.98*ema + 0.02*r.Loss
+		first := ema == 0
+		ema = runningMean(ema, r.Loss, first)
+		status := fmt.Sprintf("loss %.4f", ema)
+		for i, v := range r.Terms {
+			termEMA[i] = runningMean(termEMA[i], v, first)
+			status += fmt.Sprintf(" %s %.4g", tr.termNames[i], termEMA[i])
 		}
 		if opts.OnStep != nil {
 			opts.OnStep(tr.step, r)
 		}
-		bar.Add(1, fmt.Sprintf("loss %.4f", ema))
+		bar.Add(1, status)
 		if opts.CheckpointEvery > 0 && tr.step%opts.CheckpointEvery == 0 && tr.step < opts.Steps {
 			if err := save(); err != nil {
 				return err
@@ -583,6 +644,15 @@ func (tr *Trainer) Run(data Data, opts RunOptions) error {
 	}
 	bar.Done()
 	return save()
+}
+
+// runningMean is the progress bar's running mean: 0.98·m + 0.02·v, or v
+// at the first step.
+func runningMean(m, v float64, first bool) float64 {
+	if first {
+		return v
+	}
+	return 0.98*m + 0.02*v
 }
 
 // ForSampling returns a copy of a checkpoint that keeps only what sampling

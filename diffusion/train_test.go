@@ -341,3 +341,55 @@ func TestCheckpointFileMode(t *testing.T) {
 		t.Errorf("a sampling checkpoint made from EMA weights must say so")
 	}
 }
+
+// TestTrainerTerms checks the reported terms of NewTrainerWithTerms: each
+// step's Terms are the batch means of the terms (here x₀'s mean and mean
+// square, computed independently from the batch), they are not optimised
+// (the weight w only enters the loss), TermHistory keeps them step by step,
+// and a loss function whose terms do not match the names is an error.
+func TestTrainerTerms(t *testing.T) {
+	fn := func(scope *model.Scope, x0 *Node, _ cond.Nodes) (*Node, []*Node) {
+		w := scope.VariableWithValue("w", float32(1)).NodeValue(x0.Graph())
+		flat := Reshape(x0, x0.Shape().Dimensions[0], -1)
+		loss := Square(Sub(ReduceMean(flat, 1), w))
+		return loss, []*Node{ReduceMean(flat, 1), ReduceMean(Square(flat), 1)}
+	}
+	tr, err := NewTrainerWithTerms(tb(), fn, []string{"mean", "square"}, TrainConfig{LearningRate: 1e-2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := toyBatches{}
+	for step := range 3 {
+		x, c, _ := data.Batch(int64(step), 16)
+		r, err := tr.TrainStep(x, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := tensors.MustCopyFlatData[float32](x)
+		per := len(v) / 16
+		var mean, sq float64
+		for i := range 16 {
+			var m, s float64
+			for _, p := range v[i*per : (i+1)*per] {
+				m += float64(p)
+				s += float64(p) * float64(p)
+			}
+			mean += m / float64(per) / 16
+			sq += s / float64(per) / 16
+		}
+		if len(r.Terms) != 2 || math.Abs(r.Terms[0]-mean) > 1e-5 || math.Abs(r.Terms[1]-sq) > 1e-5 {
+			t.Errorf("step %d: terms %v, want [%v %v]", step+1, r.Terms, mean, sq)
+		}
+	}
+	if h := tr.TermHistory(); len(h) != 2 || len(h[0]) != 3 || len(h[1]) != 3 {
+		t.Errorf("term history %v, want 2 terms × 3 steps", h)
+	}
+	bad, err := NewTrainerWithTerms(tb(), fn, []string{"mean"}, TrainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, c, _ := data.Batch(0, 16)
+	if _, err := bad.TrainStep(x, c); err == nil || !strings.Contains(err.Error(), "2 terms for the 1 names") {
+		t.Errorf("mismatched term names: %v", err)
+	}
+}
