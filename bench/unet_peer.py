@@ -3,10 +3,10 @@
 
 It builds the same network as unet.UNet (github.com/godiffusion/diffusion-models)
 for the "reference" configuration (1,152,193 parameters; the layer-by-layer
-table is the doc comment of unet.UNetConfigByName) or any other UNetConfig
-without class conditioning, learned variance, dropout or the linear time
-embedding, and times the same training step and DDPM sampling step as the Go
-command, on the CPU (--device cpu, the default) or on an NVIDIA GPU
+table is the doc comment of unet.UNetConfigByName), "small", "latent" or any
+other UNetConfig without class conditioning, learned variance, dropout or the
+linear time embedding, and times the same training step and DDPM sampling
+step as the Go command, on the CPU (--device cpu, the default) or on an NVIDIA GPU
 (--device cuda). Only PyTorch and the standard library are used (Debian's
 python3-torch, 1.13, on the CPU; any CUDA build of torch on the GPU), with
 helpers shared with mlp_peer.py. Run it with /usr/bin/python3 or the
@@ -28,6 +28,9 @@ with a bias and PyTorch's default initialisation U(±1/√fan_in):
 
     e  = time_2(SiLU(time_1(sinusoidal(t))))   sinusoidal(t)_k = sin(t ω_k), _{k+E/2} = cos(t ω_k),
                                                ω_k = 10000^(−k/(E/2)), k < E/2
+    x  = x zero-padded at the bottom and on the right to P×P, P the padded
+         size (the smallest multiple of 2^(levels−1) ≥ ImageSize; x itself
+         when that divides ImageSize)
     h  = conv_in(x)                            Conv3×3 → base
     down, level i: NumResBlocks × ResBlock (+ Attention at the listed sides);
                    skip_i = h; Conv3×3 stride 2 except at the last level
@@ -35,7 +38,11 @@ with a bias and PyTorch's default initialisation U(±1/√fan_in):
     up, level i from the last: h = cat(h, skip_i) on channels, NumResBlocks ×
                    ResBlock (+ Attention); nearest ×2 then Conv3×3 to the
                    next level's width, except at the first level
-    ε̂  = conv_out(SiLU(GN(h)))                 Conv3×3 → InChannels
+    ε̂  = conv_out(SiLU(GN(h)))                 Conv3×3 → InChannels, cropped to its
+                                               top-left ImageSize×ImageSize pixels
+
+    Level i works at the side P/2^i; AttentionResolutions name these padded
+    sides (the "latent" UNet, 7×7×4, runs at 8×8 and 4×4 and crops ε̂ to 7×7).
 
     ResBlock(x) = skip(x) + Conv3×3(SiLU(GN(Conv3×3(SiLU(GN(x))) + Linear(SiLU(e)))))
                   (skip a Conv1×1 when the width changes)
@@ -101,8 +108,11 @@ NAMED_CONFIGS = {
                   "NumResBlocks": 2, "Heads": 1, "GroupNormGroups": 8, "TimeEmbedDim": 128},
     "small": {"ImageSize": 28, "InChannels": 1, "BaseChannels": 16, "ChannelMults": [1, 2, 2],
               "NumResBlocks": 1, "Heads": 1, "GroupNormGroups": 8, "TimeEmbedDim": 64},
+    # 7×7×4 latents, run zero-padded to 8×8 (levels at 8² and 4²).
+    "latent": {"ImageSize": 7, "InChannels": 4, "BaseChannels": 64, "ChannelMults": [1, 1],
+               "NumResBlocks": 1, "Heads": 1, "GroupNormGroups": 8, "TimeEmbedDim": 128},
 }
-NAMED_PARAMS = {"reference": 1152193, "small": 195585}
+NAMED_PARAMS = {"reference": 1152193, "small": 195585, "latent": 713156}
 DEFAULTS = {"ImageSize": 28, "InChannels": 1, "BaseChannels": 32, "ChannelMults": [1, 2, 2],
             "NumResBlocks": 2, "AttentionResolutions": [], "NoMiddleAttention": False, "Heads": 1,
             "Dropout": 0, "GroupNormGroups": 8, "TimeEmbedding": "sinusoidal", "TimeEmbedDim": 0,
@@ -110,9 +120,11 @@ DEFAULTS = {"ImageSize": 28, "InChannels": 1, "BaseChannels": 32, "ChannelMults"
 
 
 def unet_config(spec):
-    """Returns the full configuration of a name ("reference", "small") or of
-    a JSON object with unet.UNetConfig's field names (as Go's json.Marshal
-    writes them), zero fields meaning their defaults like WithDefaults."""
+    """Returns the full configuration of a name ("reference", "small",
+    "latent") or of a JSON object with unet.UNetConfig's field names (as Go's
+    json.Marshal writes them), zero fields meaning their defaults like
+    WithDefaults. Any ImageSize ≥ 1 is accepted: sizes that 2^(levels−1)
+    does not divide are padded (see padded_size)."""
     if spec in NAMED_CONFIGS:
         given = NAMED_CONFIGS[spec]
     else:
@@ -136,9 +148,18 @@ def unet_config(spec):
                          f"time embedding are not mirrored here, got {given}")
     if c["TimeEmbedDim"] % 2:
         raise ValueError(f"unet_peer: TimeEmbedDim must be even, got {c['TimeEmbedDim']}")
-    if c["ImageSize"] % (1 << (len(c["ChannelMults"]) - 1)):
-        raise ValueError(f"unet_peer: ImageSize {c['ImageSize']} is not divisible by 2^{len(c['ChannelMults']) - 1}")
+    if not isinstance(c["ImageSize"], int) or c["ImageSize"] < 1:
+        raise ValueError(f"unet_peer: ImageSize must be ≥ 1, got {c['ImageSize']}")
     return c
+
+
+def padded_size(cfg):
+    """The side at which the network runs (unet.UNetConfig.PaddedSize): the
+    smallest multiple of f = 2^(len(ChannelMults)−1) that is ≥ ImageSize,
+    ImageSize itself when f divides it (7 with (1, 1) or (1, 2) gives 8, 5
+    with (1, 2, 2) gives 8, 28 with (1, 2, 2) gives 28)."""
+    f = 1 << (len(cfg["ChannelMults"]) - 1)
+    return (cfg["ImageSize"] + f - 1) // f * f
 
 
 class ResBlock(nn.Module):
@@ -187,7 +208,9 @@ class Attention(nn.Module):
 class UNet(nn.Module):
     """The network of unet.UNet for a configuration of unet_config. Levels
     are ModuleDicts named like the Go scopes (down_0/res_1 → down_0.res_1),
-    so that Go's variables map onto the parameters by name."""
+    so that Go's variables map onto the parameters by name. The levels work
+    at padded_size(cfg)/2^i (the attention resolutions are those sides); the
+    input is zero-padded to it and the output cropped back to ImageSize."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -199,7 +222,8 @@ class UNet(nn.Module):
         self.time_2 = nn.Linear(E, E)
         self.conv_in = nn.Conv2d(cfg["InChannels"], base, 3, padding=1)
         last = len(mults) - 1
-        res, ch, skip_ch = cfg["ImageSize"], base, []
+        self.padded = padded_size(cfg)
+        res, ch, skip_ch = self.padded, base, []
         for i, m in enumerate(mults):
             level = nn.ModuleDict()
             for r in range(nres):
@@ -249,8 +273,11 @@ class UNet(nn.Module):
         return h
 
     def forward(self, x, t):
-        """ε̂ for x [B, C, H, W] and integer timesteps t [B]."""
+        """ε̂ for x [B, C, H, W] (H = W = ImageSize) and integer timesteps t [B]."""
         se = F.silu(self.time_2(F.silu(self.time_1(self.embed(t)))))
+        size, pad = self.cfg["ImageSize"], self.padded - self.cfg["ImageSize"]
+        if pad:
+            x = F.pad(x, (0, pad, 0, pad))  # (left, right, top, bottom) of W then H: zeros at the bottom and right
         h = self.conv_in(x)
         n = len(self.cfg["ChannelMults"])
         skips = []
@@ -269,7 +296,10 @@ class UNet(nn.Module):
             h = self._blocks(level, torch.cat([h, skips[i]], dim=1), se)
             if "upsample" in level:
                 h = level["upsample"](F.interpolate(h, scale_factor=2, mode="nearest"))
-        return self.conv_out(F.silu(self.out_norm(h)))
+        out = self.conv_out(F.silu(self.out_norm(h)))
+        if pad:
+            out = out[:, :, :size, :size]  # the top-left ImageSize×ImageSize pixels
+        return out
 
 
 def peak_rss_mib():
@@ -293,7 +323,7 @@ def conv_backend(model, batch, device="cpu"):
     this batch size on device, from the autograd profiler: "oneDNN (mkldnn)",
     "cuDNN" or "im2col + BLAS" (or the operators seen)."""
     conv = model.down_0["res_0"].conv_1
-    x = torch.zeros(batch, conv.in_channels, model.cfg["ImageSize"], model.cfg["ImageSize"], device=device)
+    x = torch.zeros(batch, conv.in_channels, model.padded, model.padded, device=device)
     with torch.no_grad(), torch.autograd.profiler.profile() as prof:
         conv(x)
     names = {e.name for e in prof.function_events}
@@ -428,7 +458,8 @@ def check_forward(path, args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", action="append", metavar="NAME|JSON",
-                    help="UNet configuration: reference (default), small, or a JSON UNetConfig; "
+                    help="UNet configuration: " + ", ".join(NAMED_CONFIGS) + " (reference the default) "
+                         "or a JSON UNetConfig; "
                          "repeatable with --count-params")
     ap.add_argument("--runs", type=int, default=10, help="timed runs of each step (default 10)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed runs before them (default 2)")

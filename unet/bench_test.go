@@ -27,7 +27,9 @@ import (
 // compiles, is not timed. Each formulation runs with the default number of
 // streams (StreamsFor), padshift also with one. "native" on the pure-Go
 // backend takes minutes per training step: select formulations with e.g.
-// -bench 'TrainStep/(padshift|shifted)'.
+// -bench 'TrainStep/(padshift|shifted)'. BenchmarkTrainStepNamed times the
+// same step for the "small" (28×28×1) and "latent" (7×7×4, run at 8×8)
+// UNets, with the default formulation and streams: -bench TrainStepNamed.
 
 // benchVariant is a convolution formulation and a number of streams (0:
 // StreamsFor's choice).
@@ -76,11 +78,9 @@ func reportStep(b *testing.B, cpu time.Duration) {
 	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/step")
 }
 
-func BenchmarkTrainStep(b *testing.B) {
-	cfg, err := UNetConfigByName("reference")
-	if err != nil {
-		b.Fatal(err)
-	}
+// trainProcess is the diffusion process of the training benchmarks: linear
+// β, T = 1000.
+func trainProcess(b *testing.B) *diffusion.Process {
 	s, err := schedules.New("linear", 1000)
 	if err != nil {
 		b.Fatal(err)
@@ -89,26 +89,56 @@ func BenchmarkTrainStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return p
+}
+
+// benchTrainStep times diffusion.Trainer steps of the UNet of cfg on a
+// fixed batch of 64 random images (the first step, which compiles, not
+// timed).
+func benchTrainStep(b *testing.B, p *diffusion.Process, cfg UNetConfig) {
+	den := diffusion.Denoiser{Fn: UNet(cfg), Prediction: diffusion.PredictEpsilon}
+	tr, err := diffusion.NewTrainer(backend.MustShared(), p, den, diffusion.TrainConfig{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg = cfg.WithDefaults()
+	x0 := randomImagesChannels(64, cfg.ImageSize, cfg.InChannels, 1)
+	if _, err := tr.TrainStep(x0, cond.Condition{}); err != nil { // compiles
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	c0 := cpuTime()
+	for range b.N {
+		if _, err := tr.TrainStep(x0, cond.Condition{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportStep(b, cpuTime()-c0)
+}
+
+func BenchmarkTrainStep(b *testing.B) {
+	cfg, err := UNetConfigByName("reference")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := trainProcess(b)
 	for _, v := range benchVariants {
 		b.Run(v.name(), func(b *testing.B) {
 			v.set(b)
-			den := diffusion.Denoiser{Fn: UNet(cfg), Prediction: diffusion.PredictEpsilon}
-			tr, err := diffusion.NewTrainer(backend.MustShared(), p, den, diffusion.TrainConfig{Seed: 1})
+			benchTrainStep(b, p, cfg)
+		})
+	}
+}
+
+func BenchmarkTrainStepNamed(b *testing.B) {
+	p := trainProcess(b)
+	for _, name := range []string{"small", "latent"} {
+		b.Run(name, func(b *testing.B) {
+			cfg, err := UNetConfigByName(name)
 			if err != nil {
 				b.Fatal(err)
 			}
-			x0 := randomImages(64, 1)
-			if _, err := tr.TrainStep(x0, cond.Condition{}); err != nil { // compiles
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			c0 := cpuTime()
-			for range b.N {
-				if _, err := tr.TrainStep(x0, cond.Condition{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportStep(b, cpuTime()-c0)
+			benchTrainStep(b, p, cfg)
 		})
 	}
 }

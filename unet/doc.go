@@ -34,7 +34,11 @@
 // null embedding for classifier-free guidance, ResBlocks, attention, skips
 // and an optional learned variance. [UNetConfigByName] names the "reference"
 // UNet of the speed comparisons (1,152,193 parameters, documented layer by
-// layer there) and a "small" one for notebooks.
+// layer there), a "small" one for notebooks and a "latent" one for the 7×7×4
+// latents of latent diffusion. Image sizes that the levels do not halve
+// exactly (7 with two or more levels) are zero-padded at the bottom and on
+// the right to the next size they do halve, and the output is cropped back
+// ([UNetConfig.ImageSize], [UNetConfig.PaddedSize]).
 //
 // # Feature-map layout
 //

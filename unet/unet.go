@@ -24,9 +24,13 @@ const (
 // field means its default; the zero UNetConfig is the reference UNet
 // (see [UNetConfigByName]).
 type UNetConfig struct {
-	// ImageSize is the height and width of the images (default 28). It must
-	// be divisible by 2^(len(ChannelMults)−1), so that every downsampled
-	// size doubles back exactly.
+	// ImageSize is the height and width of the images (default 28). Any
+	// size ≥ 1 works: when it is not divisible by f = 2^(len(ChannelMults)−1)
+	// (one halving per level after the first), the UNet zero-pads x_t at the
+	// bottom and on the right to [UNetConfig.PaddedSize], the next multiple
+	// of f, runs the whole network at that size and crops its output back
+	// to ImageSize×ImageSize. The levels then work at PaddedSize,
+	// PaddedSize/2, …, PaddedSize/f (7×7 with ChannelMults [1, 2]: 8 and 4).
 	ImageSize int
 	// InChannels is the number of image channels (default 1).
 	InChannels int
@@ -41,7 +45,9 @@ type UNetConfig struct {
 	NumResBlocks int
 	// AttentionResolutions lists the image sides (e.g. 14) of the levels
 	// where every ResBlock, down and up, is followed by an AttentionBlock
-	// (default none).
+	// (default none). The sides are those of the levels' feature maps,
+	// PaddedSize/2^i for level i: with ImageSize 7 and ChannelMults [1, 2]
+	// they are 8 and 4, not 7 and 4 (see ImageSize).
 	AttentionResolutions []int
 	// NoMiddleAttention removes the AttentionBlock between the two middle
 	// ResBlocks (present by default).
@@ -125,6 +131,20 @@ func (c UNetConfig) OutChannels() int {
 	return c.InChannels
 }
 
+// PaddedSize returns the side at which the network runs: the smallest
+// multiple of f = 2^(len(ChannelMults)−1) that is ≥ ImageSize, ImageSize
+// itself when f divides it (see [UNetConfig.ImageSize]). For example 7 with
+// ChannelMults [1, 2] gives 8, 5 with [1, 2, 2] gives 8, 28 with [1, 2, 2]
+// gives 28.
+func (c UNetConfig) PaddedSize() int {
+	c = c.WithDefaults()
+	if c.ImageSize < 1 {
+		return c.ImageSize // invalid: Validate says so
+	}
+	f := 1 << (len(c.ChannelMults) - 1)
+	return (c.ImageSize + f - 1) / f * f
+}
+
 // Validate reports a configuration that cannot be built, saying which field is wrong.
 func (c UNetConfig) Validate() error {
 	c = c.WithDefaults()
@@ -167,9 +187,6 @@ func (c UNetConfig) Validate() error {
 			return bad("ChannelMults[%d] must be ≥ 1, got %d", i, m)
 		}
 	}
-	if f := 1 << (len(c.ChannelMults) - 1); c.ImageSize%f != 0 {
-		return bad("ImageSize %d is not divisible by 2^%d (one halving per level after the first)", c.ImageSize, len(c.ChannelMults)-1)
-	}
 	// Every GroupNorm input width, and every width with attention.
 	var err error
 	c.walk(func(kind string, cin, cout, res int) {
@@ -194,11 +211,13 @@ func (c UNetConfig) Validate() error {
 
 // walk calls visit for every block of the network in build order, with the
 // block's kind ("conv_in", "res", "attn", "down", "up", "out"), its input
-// and output widths and its resolution: the arithmetic description of the
-// architecture that NumParams and Validate read, written apart from the
-// graph that build constructs (the tests check that they agree).
+// and output widths and its resolution (the side of its feature map, from
+// PaddedSize down: the padded size, not ImageSize, where they differ): the
+// arithmetic description of the architecture that NumParams and Validate
+// read, written apart from the graph that build constructs (the tests check
+// that they agree). c must have its defaults.
 func (c UNetConfig) walk(visit func(kind string, cin, cout, res int)) {
-	res := c.ImageSize
+	res := c.PaddedSize()
 	ch := c.BaseChannels
 	visit("conv_in", c.InChannels, ch, res)
 	attnAt := func(r int) bool { return slices.Contains(c.AttentionResolutions, r) }
@@ -291,11 +310,12 @@ func (c UNetConfig) NumParams() int {
 
 // UNet returns the denoiser graph function of the configuration (it panics
 // if c does not Validate). For xt [B, ImageSize, ImageSize, InChannels], t
-// int32 [B] and the condition cn it builds, with E the time embedding width
-// and every convolution "same"-padded:
+// int32 [B] and the condition cn it builds, with E the time embedding width,
+// P = PaddedSize() and every convolution "same"-padded:
 //
 //	e = Linear(SiLU(Linear(emb(t))))  [+ ClassEmbedding(cn)]          scopes time_1, time_2, class_embedding
-//	h = Conv3×3(xt) → BaseChannels                                   conv_in
+//	x = xt with P−ImageSize rows of zeros at the bottom and columns on the right (P×P; xt when P = ImageSize)
+//	h = Conv3×3(x) → BaseChannels                                    conv_in
 //	down, level i (width BaseChannels·ChannelMults[i]):              down_i/res_r, down_i/attn_r
 //	    NumResBlocks × [ResBlock(h, e) (+ AttentionBlock)]; skip_i = h;
 //	    then, except at the last level, h = Downsample(h)             down_i/downsample
@@ -304,6 +324,16 @@ func (c UNetConfig) NumParams() int {
 //	    h = concat(h, skip_i) on channels; NumResBlocks × [ResBlock(h, e) (+ AttentionBlock)];
 //	    then, except at the first level, h = Upsample(h) → BaseChannels·ChannelMults[i−1]   up_i/upsample
 //	out = Conv3×3(SiLU(GroupNorm(h))) → OutChannels                   out_norm, conv_out
+//	      cropped to its top-left ImageSize×ImageSize pixels (when P > ImageSize)
+//
+// Level i works at resolution P/2^i: when ImageSize is not divisible by
+// 2^(len(ChannelMults)−1) the whole network runs on the zero-padded P×P
+// image, its resolutions (those AttentionResolutions names) are the padded
+// ones, and the padded pixels, which the convolutions fill as they go,
+// take part in every GroupNorm's statistics and every attention; only the
+// output is cropped. The 7×7 network is thus exactly the P×P network (same
+// variables, same parameter count) applied to the padded input, its output
+// cropped.
 //
 // ClassEmbedding (only when NumClasses > 0) is the row of the table
 // class_embedding/embeddings [NumClasses+1, E] (initialised N(0, 1)) of
@@ -352,14 +382,19 @@ func (c UNetConfig) build(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node 
 		xt.Shape().Dimensions[3] != c.InChannels {
 		exceptions.Panicf("unet: UNet for %d×%d×%d images got x_t of shape %s", c.ImageSize, c.ImageSize, c.InChannels, xt.Shape())
 	}
+	size := c.PaddedSize()
 	e := c.timeEmbedding(scope, t, xt.DType())
 	if c.NumClasses > 0 {
 		e = Add(e, classEmbedding(scope.In("class_embedding"), xt.Graph(), cn, c.NumClasses, c.TimeEmbedDim, xt.Shape().Dimensions[0], xt.DType()))
 	}
 	groups := c.GroupNormGroups
 	attnAt := func(r int) bool { return slices.Contains(c.AttentionResolutions, r) }
-	res := c.ImageSize
-	h := Conv2D(scope.In("conv_in"), ToCBHW(xt), c.BaseChannels, 3, 1) // feature maps are [C,B,H,W]
+	res := size
+	x := ToCBHW(xt) // feature maps are [C,B,H,W]
+	if pad := size - c.ImageSize; pad > 0 {
+		x = padHW(x, 0, pad, 0, pad) // zeros at the bottom and on the right (concatenated: Pad has no gradient)
+	}
+	h := Conv2D(scope.In("conv_in"), x, c.BaseChannels, 3, 1)
 	last := len(c.ChannelMults) - 1
 	skips := make([]*Node, len(c.ChannelMults))
 	for i, m := range c.ChannelMults {
@@ -398,7 +433,11 @@ func (c UNetConfig) build(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node 
 		}
 	}
 	h = SiLU(GroupNorm(scope.In("out_norm"), h, groups, normEps))
-	return FromCBHW(Conv2D(scope.In("conv_out"), h, c.OutChannels(), 3, 1))
+	out := Conv2D(scope.In("conv_out"), h, c.OutChannels(), 3, 1)
+	if size > c.ImageSize {
+		out = Slice(out, AxisRange(), AxisRange(), AxisRange(0, c.ImageSize), AxisRange(0, c.ImageSize))
+	}
+	return FromCBHW(out)
 }
 
 // timeEmbedding returns the [B, E] time embedding of t (scopes time_1, time_2).
@@ -423,6 +462,10 @@ var namedConfigs = map[string]UNetConfig{
 		ImageSize: 28, InChannels: 1, BaseChannels: 16, ChannelMults: []int{1, 2, 2}, NumResBlocks: 1,
 		Heads: 1, GroupNormGroups: 8, TimeEmbedDim: 64,
 	},
+	"latent": {
+		ImageSize: 7, InChannels: 4, BaseChannels: 64, ChannelMults: []int{1, 1}, NumResBlocks: 1,
+		Heads: 1, GroupNormGroups: 8, TimeEmbedDim: 128,
+	},
 }
 
 // UNetConfigNames returns the names UNetConfigByName knows, sorted.
@@ -445,6 +488,13 @@ func UNetConfigNames() []string {
 //     parameters): a UNet for notebooks and tests on a 2-core CPU, about
 //     0.3 s per training step of 64 images on the pure-Go backend (so a
 //     few minutes give several hundred steps).
+//   - "latent": 7×7×4 latents (an autoencoder that maps 28×28 images to
+//     7×7×4, as in latent diffusion), base 64, mults (1, 1), one ResBlock
+//     per level, attention only in the middle, GroupNorm(8), time
+//     embedding width 128 (713,156 parameters). 7 is odd: the network
+//     runs on the latents zero-padded to 8×8 (levels at 8² and 4², the
+//     middle attention at 4²) and crops its output back to 7×7 (see
+//     [UNetConfig.ImageSize]).
 //
 // The reference UNet: 28×28×1 images, base 32, mults (1, 2, 2), 2
 // ResBlocks per level, attention only in the middle (7×7, one head),

@@ -20,13 +20,16 @@ import (
 
 // tinyConfigs are small UNets covering the options: attention inside the
 // levels with two heads, the linear time embedding, classes, learned
-// variance, three channels, odd multipliers.
+// variance, three channels, odd multipliers, and an image size (7) that the
+// levels do not divide (padded to 8, attention at the padded sides 8 and 2).
 var tinyConfigs = []UNetConfig{
 	{ImageSize: 8, BaseChannels: 8, ChannelMults: []int{1, 2}, NumResBlocks: 1, GroupNormGroups: 4},
 	{ImageSize: 8, InChannels: 3, BaseChannels: 8, ChannelMults: []int{1, 3}, NumResBlocks: 2, AttentionResolutions: []int{4},
 		Heads: 2, GroupNormGroups: 4, TimeEmbedding: TimeEmbeddingLinear, TimeEmbedDim: 16, LearnedVariance: true},
 	{ImageSize: 12, BaseChannels: 4, ChannelMults: []int{1, 1, 2}, NumResBlocks: 1, GroupNormGroups: 2, NumClasses: 3,
 		NoMiddleAttention: true, AttentionResolutions: []int{12}},
+	{ImageSize: 7, InChannels: 4, BaseChannels: 4, ChannelMults: []int{1, 2, 2}, NumResBlocks: 1, GroupNormGroups: 2,
+		AttentionResolutions: []int{8, 2}, NumClasses: 2},
 }
 
 // modelFn is the signature of the networks of this package (diffusion.ModelFn).
@@ -101,8 +104,12 @@ func zerosImages(c UNetConfig, batch int) *tensors.Tensor {
 
 // TestUNetParams checks, for every named configuration and the tiny test
 // ones, that NumParams (config arithmetic) equals the number of trainable
-// parameters the built graph creates, and the output shape; and that the
-// reference UNet has the 1,152,193 parameters of its PyTorch peer.
+// parameters the built graph creates, and the output shape; that the
+// reference UNet has the 1,152,193 parameters of its PyTorch peer; and that
+// "latent" (7×7×4, built at the padded size 8) has the 713,156 of its
+// documentation (counted by hand: time MLP 33,024, conv_in 2,368, four
+// 64→64 ResBlocks of 82,368, downsample and upsample 36,928 each, middle
+// attention 16,768, two 128→64 up ResBlocks of 127,616, out 2,436).
 func TestUNetParams(t *testing.T) {
 	var cases []UNetConfig
 	var names []string
@@ -146,6 +153,16 @@ func TestUNetParams(t *testing.T) {
 	if n := (UNetConfig{}).NumParams(); n != 1152193 {
 		t.Errorf("the zero UNetConfig has %d parameters, want the reference's 1152193", n)
 	}
+	lat, err := UNetConfigByName("latent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := lat.NumParams(); n != 713156 {
+		t.Errorf("latent UNet has %d parameters, want 713156", n)
+	}
+	if lat.PaddedSize() != 8 {
+		t.Errorf("latent UNet runs at %d×%d, want 8×8", lat.PaddedSize(), lat.PaddedSize())
+	}
 }
 
 // TestUNetClasses checks class conditioning: the zero condition is the null
@@ -175,11 +192,17 @@ func TestUNetClasses(t *testing.T) {
 	}
 }
 
-// TestUNetConfigErrors checks that invalid configurations are refused.
+// TestUNetConfigErrors checks that invalid configurations are refused,
+// sizes that the levels do not divide included, and that such sizes are
+// otherwise accepted, with attention resolutions counted at the padded
+// size.
 func TestUNetConfigErrors(t *testing.T) {
 	for _, c := range []UNetConfig{
-		{ImageSize: 30},                   // 30 is not divisible by 4
-		{GroupNormGroups: 5},              // 5 does not divide 32
+		{ImageSize: -3},                     // not ≥ 1
+		{GroupNormGroups: 5},                // 5 does not divide 32
+		{ImageSize: 30, GroupNormGroups: 5}, // the same at a padded size
+		{ImageSize: 7, ChannelMults: []int{1, 2}, BaseChannels: 16, NoMiddleAttention: true,
+			AttentionResolutions: []int{8}, Heads: 32}, // attention at the padded side 8 (16 channels)
 		{Heads: 3},                        // 3 does not divide 64 (middle attention)
 		{TimeEmbedding: "learned"},        // unknown embedding
 		{TimeEmbedDim: 7},                 // odd sinusoidal width
@@ -195,16 +218,24 @@ func TestUNetConfigErrors(t *testing.T) {
 	if _, err := UNetConfigByName("huge"); err == nil {
 		t.Error("UNetConfigByName accepted an unknown name")
 	}
+	for _, c := range []UNetConfig{
+		{ImageSize: 30}, // padded to 32
+		{ImageSize: 7, ChannelMults: []int{1, 2}},
+		{ImageSize: 1, ChannelMults: []int{1, 2, 2, 2}},
+		// No level at side 7 (they are 8 and 4): no attention, so Heads is not checked.
+		{ImageSize: 7, ChannelMults: []int{1, 2}, BaseChannels: 16, NoMiddleAttention: true, AttentionResolutions: []int{7}, Heads: 32},
+	} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v refused: %v", c, err)
+		}
+	}
 }
 
-// TestUNetTrains runs a few diffusion.Trainer steps of the "small" UNet on
+// TestUNetTrains runs a few diffusion.Trainer steps of the "small" UNet
+// (28×28×1) and of the "latent" one (7×7×4, through the padding to 8×8) on
 // a fixed batch of random images: the loss must fall (from about the
 // variance of ε, 1, for an untrained network).
 func TestUNetTrains(t *testing.T) {
-	c, err := UNetConfigByName("small")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, err := schedules.New("linear", 100)
 	if err != nil {
 		t.Fatal(err)
@@ -213,32 +244,43 @@ func TestUNetTrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := diffusion.NewTrainer(backend.MustShared(), p, diffusion.Denoiser{Fn: UNet(c), Prediction: diffusion.PredictEpsilon},
-		diffusion.TrainConfig{LearningRate: 2e-3, Seed: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x0 := randomImagesSized(8, 28, 3)
-	const steps, window = 30, 8
-	var losses []float64
-	for range steps {
-		r, err := tr.TrainStep(x0, cond.Condition{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		losses = append(losses, r.Loss)
-	}
-	mean := func(v []float64) float64 {
-		s := 0.0
-		for _, x := range v {
-			s += x
-		}
-		return s / float64(len(v))
-	}
-	first, last := mean(losses[:window]), mean(losses[steps-window:])
-	t.Logf("loss: first %d steps %.3f, last %d steps %.3f", window, first, window, last)
-	if last > 0.7*first {
-		t.Errorf("loss fell from %.3f only to %.3f", first, last)
+	for _, name := range []string{"small", "latent"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := UNetConfigByName(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := diffusion.NewTrainer(backend.MustShared(), p, diffusion.Denoiser{Fn: UNet(c), Prediction: diffusion.PredictEpsilon},
+				diffusion.TrainConfig{LearningRate: 2e-3, Seed: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x0 := randomImagesChannels(8, c.ImageSize, c.InChannels, 3)
+			const steps, window = 30, 8
+			var losses []float64
+			for range steps {
+				r, err := tr.TrainStep(x0, cond.Condition{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
+					t.Fatalf("loss %g", r.Loss)
+				}
+				losses = append(losses, r.Loss)
+			}
+			mean := func(v []float64) float64 {
+				s := 0.0
+				for _, x := range v {
+					s += x
+				}
+				return s / float64(len(v))
+			}
+			first, last := mean(losses[:window]), mean(losses[steps-window:])
+			t.Logf("loss: first %d steps %.3f, last %d steps %.3f", window, first, window, last)
+			if last > 0.7*first {
+				t.Errorf("loss fell from %.3f only to %.3f", first, last)
+			}
+		})
 	}
 }
 

@@ -26,7 +26,9 @@ import (
 // unet.UNetConfig.NumParams (a closed formula over the configuration) for
 // the named configurations and for others that exercise what they leave
 // out: attention at a resolution, several heads, two levels, three
-// ResBlocks, no middle attention, other group counts and embedding widths.
+// ResBlocks, no middle attention, other group counts and embedding widths,
+// and image sizes (7, 5) that the levels do not divide, whose attention
+// resolutions count at the padded sides.
 // The peer receives the Go configurations as Go's JSON.
 func TestUNetPeerParamCount(t *testing.T) {
 	p := peerOrSkipFor(t, unetPeerScript)
@@ -46,6 +48,11 @@ func TestUNetPeerParamCount(t *testing.T) {
 		{BaseChannels: 16, ChannelMults: []int{1, 2}, AttentionResolutions: []int{14}, Heads: 2, NumResBlocks: 3},
 		{BaseChannels: 8, ChannelMults: []int{1, 2, 3}, NoMiddleAttention: true, GroupNormGroups: 4, TimeEmbedDim: 20},
 		{ImageSize: 16, InChannels: 3, BaseChannels: 16, ChannelMults: []int{1, 1, 2}, AttentionResolutions: []int{8, 4}},
+		// Sizes that the levels do not divide: run at the padded side (8),
+		// so attention at 8 is built and attention at 7 (no level) is not.
+		{ImageSize: 7, InChannels: 4, BaseChannels: 16, ChannelMults: []int{1, 2}, AttentionResolutions: []int{8, 7}, Heads: 2},
+		{ImageSize: 5, InChannels: 2, BaseChannels: 8, ChannelMults: []int{1, 2, 2}, AttentionResolutions: []int{2, 5},
+			GroupNormGroups: 4, NoMiddleAttention: true},
 	} {
 		blob, err := json.Marshal(c)
 		if err != nil {
@@ -135,13 +142,17 @@ func swapBlocks(n, parts, a, b int) []int {
 }
 
 // TestUNetPeerMatchesGoModel gives the PyTorch peer the weights of a
-// randomly initialised Go reference UNet and the same inputs, and compares
-// ε̂, one DDPM step (β̃ variance, x̂₀ clipped, its Gaussian draw z
-// reproduced from the same random state) and the per-example L_simple of
-// the training step. The two are separate implementations (a GoMLX graph of
-// channels-first padshift convolutions and one-pass GroupNorm, against
-// PyTorch's modules and kernels), so agreement to float32 rounding shows
-// that the benchmark compares the same network.
+// randomly initialised Go UNet and the same inputs, and compares ε̂, one
+// DDPM step (β̃ variance, x̂₀ clipped, its Gaussian draw z reproduced from
+// the same random state) and the per-example L_simple of the training step,
+// for the reference UNet, the "latent" one (7×7×4: both sides pad it to
+// 8×8 and crop ε̂ back to 7×7) and a 5×5×2 one padded to 8×8 with attention
+// at the padded sides 8 and 2. The two are separate implementations (a GoMLX
+// graph of channels-first padshift convolutions and one-pass GroupNorm,
+// against PyTorch's modules and kernels), so agreement to float32 rounding
+// shows that the benchmark compares the same network; with the padded
+// sizes, that both pad at the bottom and right, run every level at the
+// padded sides and crop the same pixels.
 //
 // That the comparison can fail is checked with mutants: weights permuted so
 // that the correct PyTorch network computes exactly what a wrong one would
@@ -151,13 +162,36 @@ func swapBlocks(n, parts, a, b int) []int {
 func TestUNetPeerMatchesGoModel(t *testing.T) {
 	p := peerOrSkipFor(t, unetPeerScript)
 	if testing.Short() {
-		t.Skip("compiles the reference UNet three times (seconds); skipped with -short")
+		t.Skip("compiles the UNets three times each (seconds); skipped with -short")
 	}
+	for _, tc := range []struct {
+		name string
+		cfg  unet.UNetConfig // zero: UNetConfigByName(name)
+	}{
+		{name: "reference"},
+		{name: "latent"},
+		{name: "5x5x2-padded", cfg: unet.UNetConfig{ImageSize: 5, InChannels: 2, BaseChannels: 8, ChannelMults: []int{1, 2, 2},
+			NumResBlocks: 1, AttentionResolutions: []int{8, 2}, Heads: 2, GroupNormGroups: 4, TimeEmbedDim: 16}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			if cfg.ImageSize == 0 {
+				var err error
+				if cfg, err = unet.UNetConfigByName(tc.name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkUNetAgainstPeer(t, p, cfg)
+		})
+	}
+}
+
+// checkUNetAgainstPeer is TestUNetPeerMatchesGoModel for one configuration
+// (without class conditioning or learned variance, and with equal widths
+// of h and the skip at every up level, which the skip mutant assumes).
+func checkUNetAgainstPeer(t *testing.T, p *peerRunner, cfg unet.UNetConfig) {
 	b := backend.MustShared()
-	cfg, err := unet.UNetConfigByName("reference")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg = cfg.WithDefaults()
 	sc, err := schedules.New("linear", 1000)
 	if err != nil {
 		t.Fatal(err)
@@ -166,11 +200,13 @@ func TestUNetPeerMatchesGoModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n, side = 6, 28
+	const n = 6
+	side, ch := cfg.ImageSize, cfg.InChannels
+	t.Logf("%d×%d×%d images, levels from %d×%d, %d parameters", side, side, ch, cfg.PaddedSize(), cfg.PaddedSize(), cfg.NumParams())
 	ts := []int32{0, 1, 37, 500, 998, 999}
 	r := rand.New(rand.NewPCG(5, 6))
 	images := func(uniform bool) []float32 {
-		v := make([]float32, n*side*side)
+		v := make([]float32, n*side*side*ch)
 		for i := range v {
 			if uniform {
 				v[i] = 2*r.Float32() - 1
@@ -197,12 +233,15 @@ func TestUNetPeerMatchesGoModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ex.Finalize()
-	img := func(v []float32) *tensors.Tensor { return tensors.FromFlatDataAndDimensions(v, n, side, side, 1) }
+	img := func(v []float32) *tensors.Tensor { return tensors.FromFlatDataAndDimensions(v, n, side, side, ch) }
 	outs, err := ex.Call(img(x), tensors.FromValue(ts), img(x0), img(noise))
 	if err != nil {
 		t.Fatal(err)
 	}
 	goEps, goLoss := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
+	if len(goEps) != len(x) {
+		t.Fatalf("the Go UNet returned %d values of ε̂ for %d inputs", len(goEps), len(x))
+	}
 	z := images(false)
 	goNext := ddpmStepPerExample(t, proc, sampler, x, goEps, z, ts)
 
@@ -233,17 +272,18 @@ func TestUNetPeerMatchesGoModel(t *testing.T) {
 		}
 		return v
 	}
-	mutants := []struct {
+	type mutant struct {
 		name    string
 		weights map[string]goWeight
-	}{
+	}
+	mutants := []mutant{
 		{"cosines before sines", map[string]goWeight{
-			m + "time_1/weights": permuteAxis(w("time_1/weights"), 0, swapBlocks(128, 2, 0, 1)),
+			m + "time_1/weights": permuteAxis(w("time_1/weights"), 0, swapBlocks(cfg.TimeEmbedDim, 2, 0, 1)),
 		}},
 		{"skip concatenated before h", func() map[string]goWeight {
 			o := map[string]goWeight{}
-			for _, lv := range []string{"up_0", "up_1", "up_2"} {
-				s := lv + "/res_0/"
+			for i := range cfg.ChannelMults {
+				s := "up_" + strconv.Itoa(i) + "/res_0/"
 				cin := w(s + "norm_1/scale").Shape[0]
 				perm := swapBlocks(cin, 2, 0, 1) // h and the skip have equal widths here
 				o[m+s+"norm_1/scale"] = permuteAxis(w(s+"norm_1/scale"), 0, perm)
@@ -253,23 +293,26 @@ func TestUNetPeerMatchesGoModel(t *testing.T) {
 			}
 			return o
 		}()},
-		{"k before q", map[string]goWeight{
-			m + "middle/attn/qkv/weights": permuteAxis(w("middle/attn/qkv/weights"), 3, swapBlocks(192, 3, 0, 1)),
-			m + "middle/attn/qkv/biases":  permuteAxis(w("middle/attn/qkv/biases"), 0, swapBlocks(192, 3, 0, 1)),
-		}},
-		{"3×3 kernels transposed", func() map[string]goWeight {
-			o := map[string]goWeight{}
-			for path, v := range weights {
-				if strings.HasSuffix(path, "/weights") && len(v.Shape) == 4 && v.Shape[0] == 3 {
-					// [dy, dx, …] → [dx, dy, …]: view [3, 3·rest] and permute the 9 taps.
-					perm := []int{0, 3, 6, 1, 4, 7, 2, 5, 8}
-					flat := goWeight{Shape: append([]int{9}, v.Shape[2:]...), Data: v.Data}
-					o[path] = goWeight{Shape: v.Shape, Data: permuteAxis(flat, 0, perm).Data}
-				}
-			}
-			return o
-		}()},
 	}
+	if !cfg.NoMiddleAttention {
+		qkv := w("middle/attn/qkv/weights").Shape[3]
+		mutants = append(mutants, mutant{"k before q", map[string]goWeight{
+			m + "middle/attn/qkv/weights": permuteAxis(w("middle/attn/qkv/weights"), 3, swapBlocks(qkv, 3, 0, 1)),
+			m + "middle/attn/qkv/biases":  permuteAxis(w("middle/attn/qkv/biases"), 0, swapBlocks(qkv, 3, 0, 1)),
+		}})
+	}
+	mutants = append(mutants, mutant{"3×3 kernels transposed", func() map[string]goWeight {
+		o := map[string]goWeight{}
+		for path, v := range weights {
+			if strings.HasSuffix(path, "/weights") && len(v.Shape) == 4 && v.Shape[0] == 3 {
+				// [dy, dx, …] → [dx, dy, …]: view [3, 3·rest] and permute the 9 taps.
+				perm := []int{0, 3, 6, 1, 4, 7, 2, 5, 8}
+				flat := goWeight{Shape: append([]int{9}, v.Shape[2:]...), Data: v.Data}
+				o[path] = goWeight{Shape: v.Shape, Data: permuteAxis(flat, 0, perm).Data}
+			}
+		}
+		return o
+	}()})
 	cases := []map[string]any{{"weights": map[string]goWeight{}}}
 	for _, mu := range mutants {
 		cases = append(cases, map[string]any{"weights": mu.weights})
