@@ -11,6 +11,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/samplers"
+	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/tutorial/classifier"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
@@ -47,6 +48,9 @@ type sampleOptions struct {
 	n        int
 	seed     int64
 	cacheDir string
+	// ae decodes a latent model's samples, and adds the row of the
+	// reconstructions of the real images (nil for pixel models).
+	ae *latent.Autoencoder
 }
 
 // sampleBatch is the number of images sampled at once.
@@ -80,6 +84,11 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 	l.JSON(obj)
 	gen := tensors.MustCopyFlatData[float32](x)
 	n := o.n
+	if o.ae != nil {
+		if gen, err = o.ae.DecodeScaled(gen, n, progress); err != nil {
+			return err
+		}
+	}
 	train, err := mnist.Load(cfg.Dataset, "train")
 	if err != nil {
 		return err
@@ -115,15 +124,24 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 		test.N, cfg.Dataset, 100*clf.TestAccuracy)
 	obj["classifier_accuracy"] = clf.TestAccuracy
 	fmt.Fprintf(stdout, "  %-38s %10s %20s\n", "images", "FD", "KID")
-	for _, row := range []struct {
+	type fdRow struct {
 		key, name string
 		px        []float32
 		feats     [][]float64 // nil: not computed yet
-	}{
+	}
+	rows := []fdRow{
 		{"samples", fmt.Sprintf("%d samples (%s, %d steps)", n, s.Name, res.Steps), gen, genFeats},
 		{"real", fmt.Sprintf("%d real training images", n), real, nil},
-		{"noise", fmt.Sprintf("%d Gaussian-noise images", n), noise, nil},
-	} {
+	}
+	if o.ae != nil {
+		rec, err := o.ae.Reconstruct(real, n, progress)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, fdRow{"reconstruction", fmt.Sprintf("their %d reconstructions", n), rec, nil})
+	}
+	rows = append(rows, fdRow{"noise", fmt.Sprintf("%d Gaussian-noise images", n), noise, nil})
+	for _, row := range rows {
 		feats := row.feats
 		if feats == nil {
 			if feats, err = clf.Features(b, row.px); err != nil {

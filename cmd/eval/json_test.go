@@ -65,6 +65,9 @@ var evalFigures = func() []textFigure {
 	add(`test accuracy `+numRe+`%`, "classifier_accuracy")
 	add(`^  \d+ samples \(.*\)\s+`+numRe+`\s+`+numRe+` ± `+numRe+`$`, "samples_fd", "samples_kid", "samples_kid_std")
 	add(`^  \d+ real training images\s+`+numRe+`\s+`+numRe+` ± `+numRe+`$`, "real_fd", "real_kid", "real_kid_std")
+	add(`^autoencoder \(\d+×\d+×\d+ latents, scale `+numRe+`\): reconstruction of (\d+) \S+ test images: MSE `+numRe+` per pixel, PSNR `+numRe+` dB$`,
+		"", "num_examples", "reconstruction_mse", "reconstruction_psnr")
+	add(`^  their \d+ reconstructions\s+`+numRe+`\s+`+numRe+` ± `+numRe+`$`, "reconstruction_fd", "reconstruction_kid", "reconstruction_kid_std")
 	add(`^  \d+ Gaussian-noise images\s+`+numRe+`\s+`+numRe+` ± `+numRe+`$`, "noise_fd", "noise_kid", "noise_kid_std")
 	add(`^requested label: `+numRe+` of the samples classified as their label; diversity `+numRe, "label_accuracy", "diversity")
 	add(`^evaluated in (\S+)$`, "seconds")

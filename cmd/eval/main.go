@@ -49,6 +49,16 @@
 // figures of 2-D data), and --class, --classes and --guidance for an
 // unconditional checkpoint.
 //
+// A latent diffusion model (cmd/train --latent, or its exported bundle) has
+// no bound in pixel space: eval reports instead its autoencoder's
+// reconstruction of --num-examples test images (MSE per pixel, on [−1, 1]
+// with the reconstructions clipped, and PSNR = 10·log₁₀(4/MSE) dB), and
+// with the samples, decoded, one more row in the table: the reconstructions
+// of the same real training images, whose Fréchet distance is the floor a
+// latent model on this autoencoder can reach. An autoencoder checkpoint
+// (cmd/train --stage autoencoder) gets the reconstruction figures and the
+// FD/KID of --samples training images and of their reconstructions.
+//
 // --json prints, as the last line of stdout after the human-readable lines,
 // one JSON object with every figure they show: checkpoint, step, weights,
 // model, num_examples and seconds (the whole evaluation); for a DDPM
@@ -64,8 +74,10 @@
 // class or classes, label_accuracy (the share of samples the classifier reads
 // as their requested label) and diversity (the mean distance between the
 // classifier features of two samples of the same label, relative to real
-// images of the same labels: 1 is as varied as the data). Figures that are
-// not finite are null.
+// images of the same labels: 1 is as varied as the data); for latent models
+// and autoencoders reconstruction_mse, reconstruction_psnr,
+// reconstruction_fd, reconstruction_kid and reconstruction_kid_std. Figures
+// that are not finite are null.
 package main
 
 import (
@@ -86,6 +98,7 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/internal/samplers"
+	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 	"github.com/godiffusion/diffusion-models/tutorial/plots"
@@ -164,6 +177,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	path, cfg := ck.Path, ck.Config
+	if cfg.IsAutoencoder() {
+		return evalAutoencoderOnly(stdout, stderr, ck, *n, *samples, given, *cacheDir, *quiet, *jsonOut)
+	}
 	for _, fl := range []string{"plot", "divergence", "solver", "ode-steps"} {
 		switch {
 		case !given[fl]:
@@ -203,6 +219,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if cfg.IsLatent() && given["plot"] {
+		return fmt.Errorf("--plot draws the bound's terms, but %s is a latent model: eval reports its autoencoder's reconstructions instead of a bound", path)
+	}
 	if *n == 0 && (!cfg.IsImage() || sampler == nil) {
 		return fmt.Errorf("--num-examples 0 skips the bound or likelihood, which leaves nothing to evaluate: it is for image checkpoints with --samples > 0")
 	}
@@ -222,9 +241,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var ae *latent.Autoencoder
+	if cfg.IsLatent() {
+		if ae, err = cfg.OpenAutoencoder(b, ck.Checkpoint); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	null := ""
-	if cfg.Classes() > 0 && *n > 0 {
+	if cfg.Classes() > 0 && *n > 0 && ae == nil {
 		what := "bound"
 		if cfg.IsScore() {
 			what = "likelihood"
@@ -243,6 +268,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case *n == 0:
 		fmt.Fprintln(stdout, "--num-examples 0: no bound or likelihood")
+	case ae != nil:
+		err = evalReconstruction(stdout, progressW, ae, test, *n, obj)
 	case cfg.IsScore():
 		o := scoreOptions{n: *n, seed: *seed, solver: solver, steps: *odeSteps, divergence: div}
 		if *divName == "" && cfg.IsImage() {
@@ -262,7 +289,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if sampler != nil {
 		if err := evalSamples(stdout, stderr, progressW, b, cfg, test, ck.Store, sampler, labels, sampleOptions{
-			n: nSamples, seed: *seed, cacheDir: *cacheDir}, obj); err != nil {
+			n: nSamples, seed: *seed, cacheDir: *cacheDir, ae: ae}, obj); err != nil {
 			return err
 		}
 	}

@@ -74,6 +74,12 @@
 // network on a doubled batch. --class, --classes and --guidance are refused
 // for an unconditional checkpoint.
 //
+// A latent diffusion model (cmd/train --latent, or the bundle that its
+// --export writes) samples latents with any of these samplers, without
+// clipping, and decodes them with its autoencoder, decoder(z/s) with s the
+// scale factor; the autoencoder must be the file it was trained with (its
+// SHA-256 is checked: another file is refused with both hashes named).
+//
 // For images it writes a PNG grid (10×10 for 100 samples). The score
 // samplers do not clip; the grid clips the final pixels.
 //
@@ -132,6 +138,7 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/internal/samplers"
+	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/metrics"
 	"github.com/godiffusion/diffusion-models/tutorial/plots"
@@ -208,6 +215,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	path, cfg := ck.Path, ck.Config
+	if cfg.IsAutoencoder() {
+		return fmt.Errorf("%s is an autoencoder, which does not sample: train a latent model on it (cmd/train --latent %s) and sample that", path, *modelPath)
+	}
 	s, err := samplers.Build(cfg, path, settings)
 	if err != nil {
 		return err
@@ -230,10 +240,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var ae *latent.Autoencoder
+	if cfg.IsLatent() {
+		// Before sampling, so that a missing or different autoencoder costs nothing.
+		if ae, err = cfg.OpenAutoencoder(b, ck.Checkpoint); err != nil {
+			return err
+		}
+	}
 	x, res, took, err := samplers.Draw(b, ck.Store, s, labels, *n, cfg.DataDims(), diffusion.SampleOptions{
 		Seed: *seed, BatchSize: *batch, Progress: progressW})
 	if err != nil {
 		return err
+	}
+	if ae != nil {
+		img, err := ae.DecodeScaled(tensors.MustCopyFlatData[float32](x), *n, progressW)
+		if err != nil {
+			return err
+		}
+		x = tensors.FromFlatDataAndDimensions(img, append([]int{*n}, cfg.ImageDims()...)...)
 	}
 	fmt.Fprintf(stdout, "%d samples from %s (step %d, %s weights; %s) with %s: %s, in %s\n",
 		*n, path, ck.Checkpoint.Step, ck.Weights, s.ModelDesc, s.Desc, samplers.Evaluations(res), took)
@@ -263,7 +287,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 // writeImages writes the samples as one PNG grid: n/K images a row for
 // class-major labels (row r holds class r), else ⌈√n⌉.
 func writeImages(stdout io.Writer, base string, cfg experiment.Config, x *tensors.Tensor, labels *samplers.Labels, obj map[string]any) error {
-	dims := cfg.DataDims()
+	dims := cfg.ImageDims()
 	h, w, c := dims[0], dims[1], dims[2]
 	flat := tensors.MustCopyFlatData[float32](x)
 	size := h * w * c

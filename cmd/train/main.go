@@ -3,6 +3,25 @@
 //	go run ./cmd/train --dataset gaussians8 --timesteps 1000 --batch-size 256 --steps 3000 --out out/gaussians8
 //	go run ./cmd/train --dataset mnist --timesteps 1000 --batch-size 64 --steps 5000 --out out/mnist
 //	go run ./cmd/train --dataset gaussians8 --objective score --sde vp --steps 3000 --out out/g8-score
+//	go run ./cmd/train --dataset mnist --stage autoencoder --steps 600 --out out/ae
+//	go run ./cmd/train --dataset mnist --latent out/ae --class-cond --steps 2000 --out out/ldm --export out/mnist-ldm.ckpt
+//
+// Latent diffusion takes two runs. --stage autoencoder trains the
+// autoencoder of package latent on the dataset's images (a KL-regularised
+// one, 28×28×1 → 7×7×4; --plain for the plain autoencoder of the ablation,
+// --kl-weight, --latent-channels), reporting the reconstruction error (mse,
+// per pixel) and the KL (nats per image) beside the loss; at the end it
+// encodes the training images, measures the latent scale factor s = 1/std
+// (stored in the checkpoint) and caches the latents beside the checkpoint
+// (latents-train.ckpt). --stage autoencoder takes only --dataset,
+// --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed
+// and --train-images. --latent DIR then trains a diffusion model (the
+// "latent" UNet by default, any --unet-config, --class-cond, every DDPM
+// flag) on s·μ(x) of the training images under the autoencoder in DIR, whose
+// SHA-256 it records: resuming, sampling or evaluating with another file
+// there is refused with both hashes named. --export of a latent model writes
+// one sampling file with the autoencoder's weights inside. --train-images N
+// trains on the first N training images only.
 //
 // --class-cond makes the model class-conditional on the dataset's labels
 // (gaussians8: the mode, label k at angle kπ/4; moons: the moon; mnist and
@@ -43,6 +62,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/plots"
@@ -87,12 +107,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.ClassCond, "class-cond", false, "condition the model on the dataset's class labels (gaussians8: 8 modes, moons: 2, mnist and fashion-mnist: 10), for guided sampling")
 	fs.Float64Var(&f.PUncond, "p-uncond", experiment.DefaultPUncond, "with --class-cond: probability of training an example with the null label ∅, so that the model also learns the unconditional ε for classifier-free guidance")
 	fs.Int64Var(&f.Seed, "seed", d2.Seed, "random seed")
+	fs.IntVar(&f.TrainImages, "train-images", 0, "images: train on the first N images of the training split only (0: all)")
 	steps := fs.Int64("steps", 3000, "total optimisation steps")
 	out := fs.String("out", "", "output folder (required)")
 	resume := fs.Bool("resume", false, "continue the run in --out")
 	every := fs.Int64("checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	export := fs.String("export", "", "also write a sampling-only checkpoint (EMA weights, no optimizer state) to this file; with --resume at --steps, only export")
+	export := fs.String("export", "", "also write a sampling-only checkpoint (EMA weights, no optimizer state; a latent model's with its autoencoder) to this file; with --resume at --steps, only export")
+	fs.StringVar(&f.Stage, "stage", "", "autoencoder: train the autoencoder of latent diffusion on --dataset's images instead of a diffusion model")
+	fs.StringVar(&f.Latent, "latent", "", "train a latent diffusion model in the latent space of this autoencoder (a --stage autoencoder output folder or its model.ckpt)")
+	var ae latent.Config
+	fs.Float64Var(&ae.KLWeight, "kl-weight", latent.DefaultKLWeight, "--stage autoencoder: weight of the KL term")
+	fs.BoolVar(&ae.Plain, "plain", false, "--stage autoencoder: a plain autoencoder (no KL term, no sampling; the ablation)")
+	fs.IntVar(&ae.LatentChannels, "latent-channels", 4, "--stage autoencoder: channels of the latent")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,6 +133,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--steps must be > 0, got %d", *steps)
 	}
 	ckptPath := filepath.Join(*out, CheckpointName)
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	f.Autoencoder = &ae
 
 	// The configuration: the dataset's defaults (or, with --resume, the
 	// checkpoint's), overridden by the flags given explicitly.
@@ -148,7 +178,35 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if _, err := os.Stat(ckptPath); err == nil {
 			return fmt.Errorf("%s already exists: pass --resume to continue it, or choose another --out", ckptPath)
 		}
-		c = experiment.Default(f.Dataset)
+		switch {
+		case f.Stage != "" && f.Stage != experiment.StageAutoencoder:
+			return fmt.Errorf("--stage %q: the only stage is %q (omit --stage for a diffusion model)", f.Stage, experiment.StageAutoencoder)
+		case f.Stage != "" && f.Latent != "":
+			return errors.New("--stage autoencoder and --latent: an autoencoder is trained on images; --latent trains a diffusion model on an autoencoder's latents")
+		case f.Stage != "":
+			var notAE []string
+			fs.Visit(func(fl *flag.Flag) {
+				if field := flagField(fl.Name); field != "" && !slices.Contains(autoencoderFields, field) {
+					notAE = append(notAE, "--"+fl.Name)
+				}
+			})
+			if len(notAE) > 0 {
+				return fmt.Errorf("%s: not for --stage autoencoder, which takes --dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed, --train-images, --kl-weight, --plain and --latent-channels", strings.Join(notAE, ", "))
+			}
+			c = experiment.DefaultAutoencoder(f.Dataset)
+		case f.Latent != "":
+			var err error
+			if c, err = experiment.NewLatent(f.Dataset, f.Latent); err != nil {
+				return fmt.Errorf("--latent: %w", err)
+			}
+		default:
+			c = experiment.Default(f.Dataset)
+			for _, name := range []string{"kl-weight", "plain", "latent-channels"} {
+				if given[name] {
+					return fmt.Errorf("--%s applies to --stage autoencoder only", name)
+				}
+			}
+		}
 		fs.Visit(func(fl *flag.Flag) { c = applyFlag(c, f, fl.Name) })
 		pUncondGiven := false
 		fs.Visit(func(fl *flag.Flag) { pUncondGiven = pUncondGiven || fl.Name == "p-uncond" })
@@ -185,12 +243,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	data, err := c.Data()
-	if err != nil {
-		return err
+	if *export != "" && c.IsAutoencoder() {
+		return errors.New("--export writes a diffusion model's sampling file; an autoencoder is used through --latent")
 	}
 	backend.Log = stderr
 	b, err := backend.New()
+	if err != nil {
+		return err
+	}
+	var progressW io.Writer = stderr
+	if *quiet {
+		progressW = nil
+	}
+	data, err := c.TrainingData(b, progressW)
 	if err != nil {
 		return err
 	}
@@ -205,18 +270,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "train: resuming %s at step %d\n", ckptPath, restored.Step)
 	}
 	objective := fmt.Sprintf("T=%d %s schedule, %s prediction, %s loss", c.Timesteps, c.Schedule, c.Prediction, c.Loss)
+	if c.IsLatent() {
+		d := c.DataDims()
+		objective = fmt.Sprintf("in the %d×%d×%d latent space of %s (scale %.4g), ", d[0], d[1], d[2], experiment.AutoencoderFile(c.Latent), c.LatentScale) + objective
+	}
 	if c.IsScore() {
 		objective = fmt.Sprintf("denoising score matching, %s SDE", c.SDE)
 	}
 	if c.ClassCond {
 		objective += fmt.Sprintf(", conditional on %d classes (label dropped for %g of the examples)", c.Classes(), c.PUncond)
 	}
-	fmt.Fprintf(stderr, "train: %s, %s model, %s, batch %d, lr %g, %d steps → %s\n",
-		c.Dataset, c.Model, objective, c.BatchSize, c.LearningRate, *steps, ckptPath)
-
-	var progressW io.Writer = stderr
-	if *quiet {
-		progressW = nil
+	if c.IsAutoencoder() {
+		a := c.Autoencoder.WithDefaults()
+		in, lat := a.ImageDims(), a.LatentDims()
+		kind := fmt.Sprintf("KL-regularised autoencoder (KL weight %g)", a.KLWeight)
+		if a.Plain {
+			kind = "plain autoencoder"
+		}
+		fmt.Fprintf(stderr, "train: %s, %s %d×%d×%d → %d×%d×%d, batch %d, lr %g, %d steps → %s\n",
+			c.Dataset, kind, in[0], in[1], in[2], lat[0], lat[1], lat[2], c.BatchSize, c.LearningRate, *steps, ckptPath)
+	} else {
+		fmt.Fprintf(stderr, "train: %s, %s model, %s, batch %d, lr %g, %d steps → %s\n",
+			c.Dataset, c.Model, objective, c.BatchSize, c.LearningRate, *steps, ckptPath)
 	}
 	start := time.Now()
 	startStep := tr.Steps()
@@ -231,6 +306,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "trained %d steps in %s (%.1f steps/s); checkpoint %s\n",
 		tr.Steps()-startStep, el.Round(time.Millisecond), float64(tr.Steps()-startStep)/el.Seconds(), ckptPath)
+	if names := tr.TermNames(); len(names) > 0 {
+		fmt.Fprintf(stdout, "last %d steps: %s\n", min(100, len(tr.TermHistory()[0])), termMeans(tr, names))
+	}
+	if c.IsAutoencoder() {
+		start := time.Now()
+		scale, err := experiment.FinishAutoencoder(b, ckptPath, progressW)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "latent scale factor %.4f (1/std of the training set's latents, measured in %s); latents cached in %s\n",
+			scale, time.Since(start).Round(time.Millisecond), filepath.Join(*out, experiment.LatentCacheName))
+	}
 	if err := writeLossPlot(filepath.Join(*out, "loss.png"), tr.Losses()); err != nil {
 		return err
 	}
@@ -245,9 +332,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// exportSampling writes the sampling-only form of a checkpoint (EMA weights when present).
+// exportSampling writes the sampling-only form of a checkpoint (EMA weights
+// when present): for a latent model, the bundle with its autoencoder.
 func exportSampling(stdout io.Writer, ck *diffusion.Checkpoint, path string) error {
-	s, err := diffusion.ForSampling(ck, diffusion.HasEMA(ck))
+	c, err := experiment.FromJSON(ck.Config)
+	if err != nil {
+		return err
+	}
+	var s *diffusion.Checkpoint
+	if c.IsLatent() {
+		s, err = experiment.Bundle(ck)
+	} else {
+		s, err = diffusion.ForSampling(ck, diffusion.HasEMA(ck))
+	}
 	if err != nil {
 		return err
 	}
@@ -276,14 +373,38 @@ func flagField(flagName string) string {
 		return "timestep_sampler"
 	case "class-cond":
 		return "class_cond"
+	case "train-images":
+		return "train_images"
 	case "p-uncond":
 		return "p_uncond"
 	case "unet-config":
 		return "unet"
 	case "hidden", "blocks", "activation":
 		return "mlp"
+	case "kl-weight", "plain", "latent-channels":
+		return "autoencoder"
 	}
 	return flagName
+}
+
+// autoencoderFields are the configuration fields that --stage autoencoder takes.
+var autoencoderFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "autoencoder", "train_images"}
+
+// termMeans formats the means of a trainer's reported terms over its last
+// 100 steps (or fewer).
+func termMeans(tr *diffusion.Trainer, names []string) string {
+	hist := tr.TermHistory()
+	var parts []string
+	for i, name := range names {
+		h := hist[i]
+		k := min(100, len(h))
+		var m float64
+		for _, v := range h[len(h)-k:] {
+			m += v
+		}
+		parts = append(parts, fmt.Sprintf("%s %.5g", name, m/float64(k)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // applyFlag returns c with the field of one explicitly given flag set from f.
@@ -338,6 +459,29 @@ func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 		c.PUncond = f.PUncond
 	case "seed":
 		c.Seed = f.Seed
+	case "train-images":
+		c.TrainImages = f.TrainImages
+	case "stage":
+		c.Stage = f.Stage
+	case "latent":
+		c.Latent = f.Latent
+	case "kl-weight", "plain", "latent-channels":
+		if c.Autoencoder == nil {
+			return c
+		}
+		a := *c.Autoencoder
+		switch flagName {
+		case "kl-weight":
+			a.KLWeight = f.Autoencoder.KLWeight
+		case "plain":
+			a.Plain = f.Autoencoder.Plain
+			if a.Plain {
+				a.KLWeight = 0
+			}
+		case "latent-channels":
+			a.LatentChannels = f.Autoencoder.LatentChannels
+		}
+		c.Autoencoder = &a
 	}
 	return c
 }

@@ -23,7 +23,7 @@ func Train(tb testing.TB, b compute.Backend, c experiment.Config, dir string, st
 	if err != nil {
 		tb.Fatal(err)
 	}
-	data, err := c.Data()
+	data, err := c.TrainingData(b, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,4 +74,43 @@ func Num(tb testing.TB, obj map[string]any, key string) float64 {
 		tb.Fatalf("JSON %s = %v (%T), want a number", key, obj[key], obj[key])
 	}
 	return v
+}
+
+// LatentImages is the number of MNIST training images the latent fixtures
+// of [LatentPair] train and encode.
+const LatentImages = 64
+
+// LatentPair trains, on backend b, a tiny MNIST autoencoder (3 steps) in
+// dir/ae, finishes it (scale factor, latent cache), and a latent diffusion
+// model on it (2 steps, class-conditional when classCond) in dir/ldm; it
+// returns the two folders. Both train on the first LatentImages images.
+func LatentPair(tb testing.TB, b compute.Backend, dir string, classCond bool) (aeDir, ldmDir string) {
+	tb.Helper()
+	aeDir, ldmDir = filepath.Join(dir, "ae"), filepath.Join(dir, "ldm")
+	ae := experiment.DefaultAutoencoder("mnist")
+	ae.TrainImages = LatentImages
+	aePath := Train(tb, b, ae, aeDir, 3, 8)
+	if _, err := experiment.FinishAutoencoder(b, aePath, nil); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := experiment.NewLatent("mnist", aeDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.TrainImages, c.Timesteps = LatentImages, 50
+	if classCond {
+		c.ClassCond, c.PUncond = true, 0.1
+	}
+	tr, err := c.NewTrainer(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := c.TrainingData(b, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := tr.Run(data, diffusion.RunOptions{Steps: 2, BatchSize: 8, CheckpointPath: filepath.Join(ldmDir, "model.ckpt"), Config: c.JSON()}); err != nil {
+		tb.Fatal(err)
+	}
+	return aeDir, ldmDir
 }

@@ -389,6 +389,10 @@ func DescribeModel(cfg experiment.Config) string {
 	} else {
 		d = fmt.Sprintf("DDPM model, T = %d, %s schedule", cfg.Timesteps, cfg.Schedule)
 	}
+	if cfg.IsLatent() {
+		l := cfg.DataDims()
+		d = fmt.Sprintf("latent %s, on %d×%d×%d latents, scale %.4g", d, l[0], l[1], l[2], cfg.LatentScale)
+	}
 	if k := cfg.Classes(); k > 0 {
 		d += fmt.Sprintf(", conditional on %d classes", k)
 	}

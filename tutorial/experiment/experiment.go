@@ -18,6 +18,7 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
+	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
@@ -86,6 +87,37 @@ type Config struct {
 	PUncond float64 `json:"p_uncond,omitempty"`
 	// Seed fixes initial weights, data order, noise and timesteps.
 	Seed int64 `json:"seed"`
+	// TrainImages, when > 0, trains on the first TrainImages images of an
+	// image dataset's training split only (0: all of them). An
+	// autoencoder's scale factor and latent cache, and a latent model's
+	// latents, cover those images.
+	TrainImages int `json:"train_images,omitempty"`
+
+	// Stage is "" for a diffusion model, or StageAutoencoder for the
+	// autoencoder of latent diffusion, trained on the images with
+	// latent.Config.Loss (the diffusion fields are then left zero; see
+	// [DefaultAutoencoder]).
+	Stage string `json:"stage,omitempty"`
+	// Autoencoder is the autoencoder's architecture: the one a
+	// StageAutoencoder run trains, or, for a latent diffusion model, a copy
+	// of its autoencoder's (nil for pixel models).
+	Autoencoder *latent.Config `json:"autoencoder,omitempty"`
+	// LatentScale is the latent scale factor s: measured on the training set
+	// at the end of a StageAutoencoder run, copied into the latent models
+	// trained on it.
+	LatentScale float64 `json:"latent_scale,omitempty"`
+	// Latent is the autoencoder a latent diffusion model works with: the
+	// folder (holding model.ckpt) or checkpoint file given to cmd/train
+	// --latent ("" for pixel models and for bundles).
+	Latent string `json:"latent,omitempty"`
+	// AutoencoderSHA256 is the SHA-256 of that autoencoder's checkpoint
+	// file when the latent model was created; sampling, evaluating or
+	// resuming with another file there is refused.
+	AutoencoderSHA256 string `json:"autoencoder_sha256,omitempty"`
+	// AutoencoderBundled marks a sampling file that carries its
+	// autoencoder's weights (cmd/train --export of a latent model) under
+	// the scope BundleScope.
+	AutoencoderBundled bool `json:"autoencoder_bundled,omitempty"`
 }
 
 // DefaultPUncond is the share of examples trained with the null condition
@@ -187,6 +219,15 @@ func (c Config) IsImage() bool { return IsImageDataset(c.Dataset) }
 
 // Validate checks every field and names the first bad one.
 func (c Config) Validate() error {
+	if c.IsAutoencoder() {
+		return c.validateAutoencoder()
+	}
+	if c.Stage != "" {
+		return fmt.Errorf("experiment: unknown stage %q (want %q, or empty for a diffusion model)", c.Stage, StageAutoencoder)
+	}
+	if err := c.validateLatent(); err != nil {
+		return err
+	}
 	if !c.IsImage() {
 		if _, err := toy2d.ByName(c.Dataset); err != nil {
 			return fmt.Errorf("experiment: unknown dataset %q (want one of %s)", c.Dataset, strings.Join(Datasets(), ", "))
@@ -291,6 +332,14 @@ func (c Config) validateCommon() error {
 	if c.BatchSize <= 0 {
 		return fmt.Errorf("experiment: batch size must be > 0, got %d", c.BatchSize)
 	}
+	return c.validateTrainImages()
+}
+
+// validateTrainImages checks TrainImages (≥ 0, and only for images).
+func (c Config) validateTrainImages() error {
+	if c.TrainImages < 0 || (c.TrainImages > 0 && !c.IsImage()) {
+		return fmt.Errorf("experiment: train_images (%d) must be ≥ 0, and applies to image datasets only", c.TrainImages)
+	}
 	return nil
 }
 
@@ -345,6 +394,10 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 		}
 		uc.LearnedVariance = learned
 		uc.Timesteps = c.Timesteps
+		if c.IsLatent() {
+			d := c.Autoencoder.LatentDims()
+			uc.ImageSize, uc.InChannels = d[0], d[2]
+		}
 		uc.NumClasses = c.Classes()
 		den.Fn = unet.UNet(uc)
 	} else {
@@ -440,6 +493,13 @@ func (c Config) SamplingModel() (diffusion.Model, error) {
 // denoiser trainer (diffusion.NewTrainer) for DDPM runs, a denoising
 // score-matching trainer (score.NewTrainer) for score-based runs.
 func (c Config) NewTrainer(b compute.Backend) (*diffusion.Trainer, error) {
+	if c.IsAutoencoder() {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		ae := c.Autoencoder.WithDefaults()
+		return diffusion.NewTrainerWithTerms(b, ae.Loss(), ae.TermNames(), c.trainConfig())
+	}
 	if c.IsScore() {
 		sde, fn, tc, err := c.BuildScore()
 		if err != nil {
@@ -464,17 +524,30 @@ func (c Config) SampleVariance() diffusion.VarianceType {
 // Decoder returns the likelihood of the bound's last term: discretized for
 // 8-bit images, Gaussian for the continuous 2-D datasets.
 func (c Config) Decoder() diffusion.Decoder {
-	if c.IsImage() {
+	if c.IsImage() && !c.IsLatent() {
 		return diffusion.DiscretizedDecoder
 	}
 	return diffusion.GaussianDecoder
 }
 
-// ClipX0 reports whether samplers should clip x̂₀ to [−1, 1] (pixels: yes).
-func (c Config) ClipX0() bool { return c.IsImage() }
+// ClipX0 reports whether samplers should clip x̂₀ to [−1, 1] (pixels: yes;
+// latents and 2-D data: no).
+func (c Config) ClipX0() bool { return c.IsImage() && !c.IsLatent() }
 
-// DataDims returns the shape of one example: [28, 28, 1] for images, [2] otherwise.
+// DataDims returns the shape of one example the model works on: the
+// latent's for a latent model ([7, 7, 4] for the MNIST autoencoder),
+// [28, 28, 1] for images, [2] otherwise.
 func (c Config) DataDims() []int {
+	if c.IsLatent() {
+		return c.Autoencoder.LatentDims()
+	}
+	return c.ImageDims()
+}
+
+// ImageDims returns the shape of one image of the dataset ([28, 28, 1]),
+// also for a latent model, whose samples decode to such images; [2] for
+// 2-D data.
+func (c Config) ImageDims() []int {
 	if c.IsImage() {
 		return []int{28, 28, 1}
 	}
@@ -485,8 +558,11 @@ func (c Config) DataDims() []int {
 // generator seeded by (Seed, step), so that resumed training sees the same
 // batches; with ClassCond each batch carries its labels (cond.Class).
 func (c Config) Data() (diffusion.Data, error) {
+	if c.IsLatent() {
+		return nil, fmt.Errorf("experiment: the training data of a latent model are its autoencoder's latents: use TrainingData")
+	}
 	if c.IsImage() {
-		set, err := mnist.Load(c.Dataset, "train")
+		set, err := c.trainImages()
 		if err != nil {
 			return nil, err
 		}
