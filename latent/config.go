@@ -132,3 +132,58 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// ForwardFLOPs returns the floating-point operations of the encoder and of
+// the decoder on one image (one latent), counted as
+// unet.UNetConfig.ForwardFLOPs counts them: 2·k²·Cin·Cout·H·W for each k×k
+// convolution with an H×W output; normalisations and activations are not
+// counted.
+func (c Config) ForwardFLOPs() (encoder, decoder int64) {
+	c = c.WithDefaults()
+	conv := func(k, cin, cout, res int) int64 {
+		return 2 * int64(k*k) * int64(cin) * int64(cout) * int64(res) * int64(res)
+	}
+	res := func(cin, cout, r int) int64 {
+		n := conv(3, cin, cout, r) + conv(3, cout, cout, r)
+		if cin != cout {
+			n += conv(1, cin, cout, r)
+		}
+		return n
+	}
+	last := len(c.ChannelMults) - 1
+	r := c.ImageSize
+	ch := c.BaseChannels
+	encoder = conv(3, c.InChannels, ch, r)
+	for i, m := range c.ChannelMults {
+		for range c.NumResBlocks {
+			encoder += res(ch, c.BaseChannels*m, r)
+			ch = c.BaseChannels * m
+		}
+		if i < last {
+			r /= 2
+			encoder += conv(3, ch, ch, r)
+		}
+	}
+	out := c.LatentChannels
+	if !c.Plain {
+		out *= 2
+	}
+	encoder += res(ch, ch, r) + conv(3, ch, out, r)
+
+	ch = c.BaseChannels * c.ChannelMults[last]
+	decoder = conv(3, c.LatentChannels, ch, r) + res(ch, ch, r)
+	for i := last; i >= 0; i-- {
+		for range c.NumResBlocks {
+			decoder += res(ch, c.BaseChannels*c.ChannelMults[i], r)
+			ch = c.BaseChannels * c.ChannelMults[i]
+		}
+		if i > 0 {
+			r *= 2
+			next := c.BaseChannels * c.ChannelMults[i-1]
+			decoder += conv(3, ch, next, r)
+			ch = next
+		}
+	}
+	decoder += conv(3, ch, c.InChannels, r)
+	return encoder, decoder
+}

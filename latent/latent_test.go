@@ -382,3 +382,15 @@ func TestResume(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardFLOPs checks the tiny autoencoder's count by hand: encoder
+// conv_in 9,216, level-0 block 147,456, downsample 18,432, level-1 block
+// 114,688 (with its 1×1 skip), middle 147,456, conv_out 18,432; decoder
+// conv_in 9,216, middle, level-1 block and upsample 147,456 each, level-0
+// block 147,456, conv_out 9,216.
+func TestForwardFLOPs(t *testing.T) {
+	enc, dec := tiny.ForwardFLOPs()
+	if enc != 455680 || dec != 608256 {
+		t.Errorf("ForwardFLOPs = %d, %d; want 455680, 608256", enc, dec)
+	}
+}

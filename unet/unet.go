@@ -550,3 +550,46 @@ func UNetConfigByName(name string) (UNetConfig, error) {
 	}
 	return c.WithDefaults(), nil
 }
+
+// ForwardFLOPs returns the floating-point operations of one forward pass of
+// the network on one image, counting the multiply–adds (2 operations each)
+// of every convolution, dense layer and attention product, at the
+// resolutions the network runs at (PaddedSize for sizes the levels do not
+// halve): a k×k convolution Cin → Cout with an H×W output costs
+// 2·k²·Cin·Cout·H·W; an attention block over P = H·W positions of C channels
+// costs its 1×1 convolutions (qkv C → 3C, proj C → C) plus 2·(2·P²·C) for
+// QKᵀ and the weighted sum of V. GroupNorm, SiLU, additions and the time
+// embedding's sinusoids (per-element work, a few percent of the total) are
+// not counted. A training step costs about three forward passes per image.
+func (c UNetConfig) ForwardFLOPs() int64 {
+	c = c.WithDefaults()
+	e := int64(c.TimeEmbedDim)
+	conv := func(k, cin, cout, res int) int64 {
+		return 2 * int64(k*k) * int64(cin) * int64(cout) * int64(res) * int64(res)
+	}
+	var n int64
+	if c.TimeEmbedding == TimeEmbeddingLinear {
+		n += 2*e + 2*e*e
+	} else {
+		n += 4 * e * e
+	}
+	c.walk(func(kind string, cin, cout, res int) {
+		switch kind {
+		case "conv_in", "out":
+			n += conv(3, cin, cout, res)
+		case "res":
+			n += conv(3, cin, cout, res) + conv(3, cout, cout, res) + 2*e*int64(cout)
+			if cin != cout {
+				n += conv(1, cin, cout, res)
+			}
+		case "attn":
+			p := int64(res * res)
+			n += conv(1, cin, 3*cin, res) + conv(1, cin, cin, res) + 4*p*p*int64(cin)
+		case "down":
+			n += conv(3, cin, cout, (res+1)/2)
+		case "up":
+			n += conv(3, cin, cout, 2*res)
+		}
+	})
+	return n
+}

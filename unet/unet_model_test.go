@@ -445,3 +445,21 @@ func TestLinearTimeEmbedding(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardFLOPs checks ForwardFLOPs on a 4×4 UNet counted by hand (base
+// 8, mults (1, 2), one ResBlock per level, middle attention, E = 16):
+// conv_in 2,304; down_0/res_0 37,120; downsample 4,608; down_1/res_0 29,184;
+// middle ResBlocks 37,376 each and attention 9,216; up_1/res_0 59,904;
+// upsample 36,864; up_0/res_0 59,648; conv_out 2,304; time MLP 1,024.
+func TestForwardFLOPs(t *testing.T) {
+	c := UNetConfig{ImageSize: 4, InChannels: 1, BaseChannels: 8, ChannelMults: []int{1, 2}, NumResBlocks: 1, TimeEmbedDim: 16, GroupNormGroups: 4}
+	if got, want := c.ForwardFLOPs(), int64(316928); got != want {
+		t.Errorf("ForwardFLOPs = %d, want %d", got, want)
+	}
+	// A 3×3 image padded to 4 costs what the 4×4 network costs.
+	c3 := c
+	c3.ImageSize = 3
+	if c3.ForwardFLOPs() != c.ForwardFLOPs() {
+		t.Errorf("the padded 3×3 network costs %d, the 4×4 one %d", c3.ForwardFLOPs(), c.ForwardFLOPs())
+	}
+}
