@@ -89,7 +89,7 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 			return err
 		}
 	}
-	train, err := mnist.Load(cfg.Dataset, "train")
+	train, err := experiment.LoadImages(cfg.Dataset, "train")
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/godiffusion/diffusion-models/internal/samplers"
 	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/tutorial/classifier"
+	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 )
 
@@ -77,7 +78,7 @@ func evalAutoencoderOnly(stdout, stderr io.Writer, ck *samplers.Checkpoint, n, s
 	start := time.Now()
 	fmt.Fprintf(stdout, "model: %s (step %d, %s weights; autoencoder)\n", ck.Path, ck.Checkpoint.Step, ck.Weights)
 	obj := map[string]any{"checkpoint": ck.Path, "step": ck.Checkpoint.Step, "weights": ck.Weights, "model": "autoencoder"}
-	test, err := mnist.Load(cfg.Dataset, "test")
+	test, err := experiment.LoadImages(cfg.Dataset, "test")
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func evalAutoencoderOnly(stdout, stderr io.Writer, ck *samplers.Checkpoint, n, s
 		if err != nil {
 			return err
 		}
-		train, err := mnist.Load(cfg.Dataset, "train")
+		train, err := experiment.LoadImages(cfg.Dataset, "train")
 		if err != nil {
 			return err
 		}

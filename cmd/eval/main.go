@@ -88,6 +88,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -177,8 +178,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	path, cfg := ck.Path, ck.Config
+	if given["samples"] && *samples > 0 && cfg.IsImage() && !hasClassifier(cfg.Dataset) {
+		return fmt.Errorf("--samples: %s has no classifier here, so its samples cannot be scored (FD and KID need one: mnist, fashion-mnist); use --samples 0", cfg.Dataset)
+	}
+	nSamples := *samples
+	if cfg.IsImage() && !hasClassifier(cfg.Dataset) {
+		nSamples = 0
+	}
 	if cfg.IsAutoencoder() {
-		return evalAutoencoderOnly(stdout, stderr, ck, *n, *samples, given, *cacheDir, *quiet, *jsonOut)
+		return evalAutoencoderOnly(stdout, stderr, ck, *n, nSamples, given, *cacheDir, *quiet, *jsonOut)
 	}
 	for _, fl := range []string{"plot", "divergence", "solver", "ode-steps"} {
 		switch {
@@ -189,7 +197,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--%s applies to score checkpoints (the ODE likelihood), but %s holds a DDPM model, evaluated by its bound", fl, path)
 		}
 	}
-	nSamples := *samples
 	if cfg.IsScore() && !given["samples"] {
 		nSamples = 0
 	}
@@ -261,7 +268,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// The test split, read once for the bound or likelihood and the samples.
 	var test *mnist.Set
 	if cfg.IsImage() {
-		if test, err = mnist.Load(cfg.Dataset, "test"); err != nil {
+		if test, err = experiment.LoadImages(cfg.Dataset, "test"); err != nil {
 			return err
 		}
 	}
@@ -350,3 +357,7 @@ func plotTerms(path string, terms []float64, scale float64, unit string) error {
 	}
 	return plots.WriteFileAtomic(path, png)
 }
+
+// hasClassifier reports whether package classifier can score images of the
+// dataset (its features give the Fréchet distance and KID).
+func hasClassifier(dataset string) bool { return slices.Contains(mnist.Names(), dataset) }

@@ -124,11 +124,12 @@ type Config struct {
 // in class-conditional runs when none is given (Ho & Salimans use 0.1–0.2).
 const DefaultPUncond = 0.1
 
-// Classes returns the number of class labels of the dataset (10 for the
-// image datasets, 8 for gaussians8, 2 for moons), or 0 when it has none.
+// Classes returns the number of class labels of the dataset (10 for MNIST
+// and Fashion-MNIST, 9 emoji categories, 8 for gaussians8, 2 for moons), or
+// 0 when it has none.
 func Classes(dataset string) int {
 	if IsImageDataset(dataset) {
-		return 10
+		return imageClasses(dataset)
 	}
 	if ds, err := toy2d.ByName(dataset); err == nil {
 		if l, ok := ds.(toy2d.Labeled); ok {
@@ -209,10 +210,10 @@ func DDPMOnlyFields() []string {
 }
 
 // Datasets returns the dataset names a Config accepts.
-func Datasets() []string { return append(toy2d.Names(), mnist.Names()...) }
+func Datasets() []string { return append(toy2d.Names(), ImageDatasets()...) }
 
 // IsImageDataset reports whether a dataset holds images (MNIST, Fashion-MNIST).
-func IsImageDataset(name string) bool { return slices.Contains(mnist.Names(), name) }
+func IsImageDataset(name string) bool { return slices.Contains(ImageDatasets(), name) }
 
 // IsImage reports whether the configuration trains on images.
 func (c Config) IsImage() bool { return IsImageDataset(c.Dataset) }
@@ -394,10 +395,8 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 		}
 		uc.LearnedVariance = learned
 		uc.Timesteps = c.Timesteps
-		if c.IsLatent() {
-			d := c.Autoencoder.LatentDims()
-			uc.ImageSize, uc.InChannels = d[0], d[2]
-		}
+		d := c.DataDims() // the dataset's images, or the autoencoder's latents
+		uc.ImageSize, uc.InChannels = d[0], d[2]
 		uc.NumClasses = c.Classes()
 		den.Fn = unet.UNet(uc)
 	} else {
@@ -455,6 +454,8 @@ func (c Config) BuildScore() (score.SDE, score.ScoreFn, diffusion.TrainConfig, e
 			return nil, nil, diffusion.TrainConfig{}, err
 		}
 		uc.Timesteps = 1000 // the linear time embedding sees 999 t / 1000 ∈ [0, 1)
+		d := c.DataDims()
+		uc.ImageSize, uc.InChannels = d[0], d[2]
 		uc.NumClasses = c.Classes()
 		net = unet.UNet(uc)
 	} else {
@@ -544,12 +545,12 @@ func (c Config) DataDims() []int {
 	return c.ImageDims()
 }
 
-// ImageDims returns the shape of one image of the dataset ([28, 28, 1]),
-// also for a latent model, whose samples decode to such images; [2] for
-// 2-D data.
+// ImageDims returns the shape of one image of the dataset ([28, 28, 1] for
+// MNIST, see ImageDimsOf), also for a latent model, whose samples decode to
+// such images; [2] for 2-D data.
 func (c Config) ImageDims() []int {
 	if c.IsImage() {
-		return []int{28, 28, 1}
+		return ImageDimsOf(c.Dataset)
 	}
 	return []int{2}
 }

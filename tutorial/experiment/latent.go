@@ -44,11 +44,17 @@ func (c Config) IsLatent() bool {
 }
 
 // DefaultAutoencoder returns the defaults of an autoencoder run on an image
-// dataset: latent.Config's defaults (28×28×1 → 7×7×4, KL weight 1e-6),
-// batch 64, Adam lr 1e-3 with 100 warm-up steps, gradient clip 1, EMA 0.999.
+// dataset: latent.Config's defaults (4 latent channels, two halvings, KL
+// weight 1e-6) for the dataset's images (28×28×1 → 7×7×4 for MNIST,
+// 32×32×3 → 8×8×4 for emoji-32, 64×64×3 → 16×16×4 for emoji), batch 64,
+// Adam lr 1e-3 with 100 warm-up steps, gradient clip 1, EMA 0.999.
 func DefaultAutoencoder(dataset string) Config {
+	ae := latent.Config{}
+	if d := ImageDimsOf(dataset); d != nil {
+		ae.ImageSize, ae.InChannels = d[0], d[2]
+	}
 	return Config{
-		Dataset: dataset, Stage: StageAutoencoder, Autoencoder: new(latent.Config{}.WithDefaults()),
+		Dataset: dataset, Stage: StageAutoencoder, Autoencoder: new(ae.WithDefaults()),
 		BatchSize: 64, LearningRate: 1e-3, WarmupSteps: 100, GradClip: 1, EMA: 0.999,
 	}
 }
@@ -57,7 +63,7 @@ func DefaultAutoencoder(dataset string) Config {
 // architecture that fits its images, no diffusion fields.
 func (c Config) validateAutoencoder() error {
 	if !c.IsImage() {
-		return fmt.Errorf("experiment: an autoencoder is trained on images; %q is not an image dataset (%s)", c.Dataset, strings.Join(mnist.Names(), ", "))
+		return fmt.Errorf("experiment: an autoencoder is trained on images; %q is not an image dataset (%s)", c.Dataset, strings.Join(ImageDatasets(), ", "))
 	}
 	if c.Autoencoder == nil {
 		return fmt.Errorf("experiment: an autoencoder run needs its architecture (autoencoder)")
@@ -182,7 +188,7 @@ func readAutoencoder(path string) (*diffusion.Checkpoint, Config, error) {
 // missing, corrupt, unfinished or does not take the dataset's images.
 func NewLatent(dataset, aePath string) (Config, error) {
 	if !IsImageDataset(dataset) {
-		return Config{}, fmt.Errorf("experiment: a latent model needs an image dataset (%s), got %q", strings.Join(mnist.Names(), ", "), dataset)
+		return Config{}, fmt.Errorf("experiment: a latent model needs an image dataset (%s), got %q", strings.Join(ImageDatasets(), ", "), dataset)
 	}
 	_, ae, err := readAutoencoder(aePath)
 	if err != nil {
@@ -335,7 +341,7 @@ func readLatentCache(path, sum, dataset string, n int, dims []int) ([]float32, e
 // trainImages returns the training images: the dataset's training split,
 // or its first TrainImages images.
 func (c Config) trainImages() (*mnist.Set, error) {
-	set, err := mnist.Load(c.Dataset, "train")
+	set, err := LoadImages(c.Dataset, "train")
 	if err != nil {
 		return nil, err
 	}
