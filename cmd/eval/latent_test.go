@@ -6,9 +6,7 @@ import (
 	"testing"
 
 	"github.com/godiffusion/diffusion-models/backend"
-	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/cmdtest"
-	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
 
 // TestEvalLatent evaluates a tiny latent model, from its folder and as a
@@ -24,18 +22,8 @@ func TestEvalLatent(t *testing.T) {
 	ae, ldm := cmdtest.LatentPair(t, backend.MustShared(), dir, true)
 	cache := t.TempDir()
 	seedClassifier(t, cache)
-	ck, err := diffusion.ReadCheckpoint(filepath.Join(ldm, "model.ckpt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := experiment.Bundle(ck)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bundlePath := filepath.Join(dir, "bundle.ckpt")
-	if err := diffusion.WriteCheckpoint(bundlePath, bundle); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.WriteBundle(t, ldm, bundlePath)
 	var first map[string]any
 	for _, path := range []string{ldm, bundlePath} {
 		out, obj := evalJSON(t, "--model-path", path, "--num-examples", "20", "--samples", "12", "--sample-steps", "3", "--cache", cache)

@@ -7,10 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/latent"
-	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
 
 // TestSampleLatent samples a latent model from its folder: the grid holds
@@ -46,18 +44,8 @@ func TestSampleLatent(t *testing.T) {
 		t.Errorf("sampling an autoencoder: %v", err)
 	}
 
-	ck, err := diffusion.ReadCheckpoint(filepath.Join(ldm, "model.ckpt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := experiment.Bundle(ck)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bundlePath := filepath.Join(dir, "bundle.ckpt")
-	if err := diffusion.WriteCheckpoint(bundlePath, bundle); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.WriteBundle(t, ldm, bundlePath)
 	aeFile := filepath.Join(ae, "model.ckpt")
 	want, _ := latent.FileSHA256(aeFile)
 	if err := os.WriteFile(aeFile, []byte("another autoencoder"), 0o644); err != nil {

@@ -101,16 +101,23 @@ func LatentPair(tb testing.TB, b compute.Backend, dir string, classCond bool) (a
 	if classCond {
 		c.ClassCond, c.PUncond = true, 0.1
 	}
-	tr, err := c.NewTrainer(b)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	data, err := c.TrainingData(b, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := tr.Run(data, diffusion.RunOptions{Steps: 2, BatchSize: 8, CheckpointPath: filepath.Join(ldmDir, "model.ckpt"), Config: c.JSON()}); err != nil {
-		tb.Fatal(err)
-	}
+	Train(tb, b, c, ldmDir, 2, 8)
 	return aeDir, ldmDir
+}
+
+// WriteBundle writes to path the bundle (experiment.Bundle) of the latent
+// model in dir: the form cmd/train --export writes.
+func WriteBundle(tb testing.TB, dir, path string) {
+	tb.Helper()
+	ck, err := diffusion.ReadCheckpoint(filepath.Join(dir, "model.ckpt"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bundle, err := experiment.Bundle(ck)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := diffusion.WriteCheckpoint(path, bundle); err != nil {
+		tb.Fatal(err)
+	}
 }
