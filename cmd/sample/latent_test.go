@@ -43,6 +43,9 @@ func TestSampleLatent(t *testing.T) {
 	if _, err := sample("--model-path", ae, "--out", filepath.Join(dir, "ae.png")); err == nil || !strings.Contains(err.Error(), "autoencoder") {
 		t.Errorf("sampling an autoencoder: %v", err)
 	}
+	if _, err := sample("--model-path", ldm, "--sampler", "ddim", "--clip", "--out", filepath.Join(dir, "clip.png")); err == nil || !strings.Contains(err.Error(), "latent") {
+		t.Errorf("--clip on a latent model: %v", err)
+	}
 
 	bundlePath := filepath.Join(dir, "bundle.ckpt")
 	cmdtest.WriteBundle(t, ldm, bundlePath)

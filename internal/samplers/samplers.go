@@ -215,6 +215,9 @@ func Build(cfg experiment.Config, path string, s Settings) (*Sampler, error) {
 	}
 	clip := cfg.ClipX0()
 	if s.Given["clip"] {
+		if s.Clip && cfg.IsLatent() {
+			return nil, fmt.Errorf("--clip: %s is a latent model, and latents are not in [−1, 1]: clipping x̂₀ would distort them (the decoded images are clipped)", path)
+		}
 		clip = s.Clip
 	}
 	clipDesc := ""
