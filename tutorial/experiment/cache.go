@@ -63,6 +63,9 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 	if log == nil {
 		log = io.Discard
 	}
+	if c.IsAutoencoder() {
+		return nil, fmt.Errorf("experiment: LoadOrTrain trains diffusion models; an autoencoder is trained with cmd/train --stage autoencoder (or c.NewTrainer) and finished with FinishAutoencoder")
+	}
 	path := CachePath(cacheDir, c, steps)
 	t := &Trained{Config: c, Steps: steps, Path: path}
 	var err error
@@ -100,7 +103,7 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, err
 	}
-	data, err := c.Data()
+	data, err := c.TrainingData(b, progress)
 	if err != nil {
 		return nil, err
 	}
