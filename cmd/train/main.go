@@ -25,7 +25,9 @@
 //
 // --class-cond makes the model class-conditional on the dataset's labels
 // (gaussians8: the mode, label k at angle kπ/4; moons: the moon; mnist and
-// fashion-mnist: the class), with the label replaced by the null label ∅ for
+// fashion-mnist: the class; emoji and emoji-32, the colour emoji at 64×64
+// and 32×32, downloaded on first use: the category, one of nine), with the
+// label replaced by the null label ∅ for
 // a share --p-uncond of the examples (default 0.1), so that cmd/sample can
 // apply classifier-free guidance (--guidance).
 //
