@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -86,7 +87,7 @@ func (c Config) validateAutoencoder() error {
 		}
 	}
 	if len(set) > 0 {
-		return fmt.Errorf("experiment: %s: diffusion settings, which an autoencoder run does not use", strings.Join(sorted(set), ", "))
+		return fmt.Errorf("experiment: %s: diffusion settings, which an autoencoder run does not use", strings.Join(slices.Sorted(slices.Values(set)), ", "))
 	}
 	if c.BatchSize <= 0 {
 		return fmt.Errorf("experiment: batch size must be > 0, got %d", c.BatchSize)
@@ -95,18 +96,6 @@ func (c Config) validateAutoencoder() error {
 		return err
 	}
 	return c.trainConfig().Validate()
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }
 
 // fitsImages reports whether the autoencoder ae takes the images of dataset (dims).
