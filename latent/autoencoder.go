@@ -88,7 +88,7 @@ func (a *Autoencoder) EncodeScaled(images []float32, n int, bar io.Writer) ([]fl
 	if err != nil {
 		return nil, err
 	}
-	scaleInPlace(mu, a.Scale)
+	Scale(mu, a.Scale)
 	return mu, nil
 }
 
@@ -100,7 +100,7 @@ func (a *Autoencoder) DecodeScaled(z []float32, n int, bar io.Writer) ([]float32
 	}
 	u := make([]float32, len(z))
 	copy(u, z)
-	scaleInPlace(u, 1/a.Scale)
+	Scale(u, 1/a.Scale)
 	return a.Decode(u, n, bar)
 }
 
@@ -113,7 +113,9 @@ func (a *Autoencoder) Reconstruct(images []float32, n int, bar io.Writer) ([]flo
 	return a.Decode(mu, n, bar)
 }
 
-func scaleInPlace(v []float32, s float64) {
+// Scale multiplies the latents v by s in place (in float64, rounded once):
+// s·μ for a latent model's training data, 1/s before decoding its samples.
+func Scale(v []float32, s float64) {
 	for i := range v {
 		v[i] = float32(float64(v[i]) * s)
 	}

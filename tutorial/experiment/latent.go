@@ -223,22 +223,29 @@ func (c Config) OpenAutoencoder(b compute.Backend, ck *diffusion.Checkpoint) (*l
 		}
 		return latent.New(b, *c.Autoencoder, store, c.LatentScale)
 	}
-	file := AutoencoderFile(c.Latent)
-	if _, err := os.Stat(file); err != nil {
-		return nil, fmt.Errorf("experiment: the latent model's autoencoder %s is missing: %w", file, err)
-	}
-	if err := latent.CheckPair(file, c.AutoencoderSHA256); err != nil {
-		return nil, err
-	}
-	aeCk, ae, err := readAutoencoder(file)
+	aeCk, ae, err := c.pairedAutoencoder()
 	if err != nil {
 		return nil, err
 	}
 	store, err := diffusion.SamplingStore(aeCk, diffusion.HasEMA(aeCk))
 	if err != nil {
-		return nil, fmt.Errorf("experiment: %s: %w", file, err)
+		return nil, fmt.Errorf("experiment: %s: %w", AutoencoderFile(c.Latent), err)
 	}
 	return latent.New(b, *ae.Autoencoder, store, ae.LatentScale)
+}
+
+// pairedAutoencoder reads the autoencoder checkpoint of a latent model from
+// c.Latent, after checking that the file is there and that its SHA-256 is
+// the one c recorded (latent.CheckPair).
+func (c Config) pairedAutoencoder() (*diffusion.Checkpoint, Config, error) {
+	file := AutoencoderFile(c.Latent)
+	if _, err := os.Stat(file); err != nil {
+		return nil, Config{}, fmt.Errorf("experiment: the latent model's autoencoder %s is missing: %w", file, err)
+	}
+	if err := latent.CheckPair(file, c.AutoencoderSHA256); err != nil {
+		return nil, Config{}, err
+	}
+	return readAutoencoder(file)
 }
 
 // FinishAutoencoder completes an autoencoder run whose checkpoint is at
@@ -321,10 +328,11 @@ func readLatentCache(path, sum, dataset string, n int, dims []int) ([]float32, e
 		return nil, nil
 	}
 	t, ok := ck.Variables[latentCacheVar]
-	if !ok || t.Shape().Size() < n*prod(dims) || t.Shape().Size()%prod(dims) != 0 {
+	if !ok || t.Rank() != len(dims)+1 || !slices.Equal(t.Shape().Dimensions[1:], dims) || t.Shape().Dimensions[0] < n {
 		return nil, nil
 	}
-	return tensors.MustCopyFlatData[float32](t)[:n*prod(dims)], nil
+	per := t.Shape().Size() / t.Shape().Dimensions[0]
+	return tensors.MustCopyFlatData[float32](t)[:n*per], nil
 }
 
 // trainImages returns the training images: the dataset's training split,
@@ -341,14 +349,6 @@ func (c Config) trainImages() (*mnist.Set, error) {
 		set = set.Subset(c.TrainImages)
 	}
 	return set, nil
-}
-
-func prod(d []int) int {
-	p := 1
-	for _, v := range d {
-		p *= v
-	}
-	return p
 }
 
 // TrainingData returns the training data of any run: [Config.Data] for pixel
@@ -386,15 +386,9 @@ func (c Config) TrainingData(b compute.Backend, log io.Writer) (diffusion.Data, 
 			return nil, err
 		}
 	}
-	scaleInPlace(mu, c.LatentScale)
+	latent.Scale(mu, c.LatentScale)
 	lat := &mnist.Set{Name: c.Dataset + "-latents", Split: "train", N: set.N, H: dims[0], W: dims[1], C: dims[2], Pixels: mu, Labels: set.Labels}
 	return imageData{b: mnist.NewBatches(lat, uint64(c.Seed)^dataStream), dims: dims, labels: c.ClassCond}, nil
-}
-
-func scaleInPlace(v []float32, s float64) {
-	for i := range v {
-		v[i] = float32(float64(v[i]) * s)
-	}
 }
 
 // Bundle returns the sampling file of a latent model: ForSampling of its
@@ -410,11 +404,7 @@ func Bundle(ck *diffusion.Checkpoint) (*diffusion.Checkpoint, error) {
 	if !c.IsLatent() || c.AutoencoderBundled {
 		return nil, fmt.Errorf("experiment: only a latent model's training checkpoint is bundled with its autoencoder")
 	}
-	file := AutoencoderFile(c.Latent)
-	if err := latent.CheckPair(file, c.AutoencoderSHA256); err != nil {
-		return nil, err
-	}
-	aeCk, _, err := readAutoencoder(file)
+	aeCk, _, err := c.pairedAutoencoder()
 	if err != nil {
 		return nil, err
 	}
