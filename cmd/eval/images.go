@@ -119,16 +119,9 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 	if err != nil {
 		return fmt.Errorf("the %s test images: %w", cfg.Dataset, err)
 	}
-	subsets, subsetSize := 50, min(n, 500)
 	fmt.Fprintf(stdout, "classifier-based Fréchet distance and KID against the %d %s test images (this project's classifier, test accuracy %.2f%%; not comparable with published FID):\n",
 		test.N, cfg.Dataset, 100*clf.TestAccuracy)
 	obj["classifier_accuracy"] = clf.TestAccuracy
-	fmt.Fprintf(stdout, "  %-38s %10s %20s\n", "images", "FD", "KID")
-	type fdRow struct {
-		key, name string
-		px        []float32
-		feats     [][]float64 // nil: not computed yet
-	}
 	rows := []fdRow{
 		{"samples", fmt.Sprintf("%d samples (%s, %d steps)", n, s.Name, res.Steps), gen, genFeats},
 		{"real", fmt.Sprintf("%d real training images", n), real, nil},
@@ -141,24 +134,45 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 		rows = append(rows, fdRow{"reconstruction", fmt.Sprintf("their %d reconstructions", n), rec, nil})
 	}
 	rows = append(rows, fdRow{"noise", fmt.Sprintf("%d Gaussian-noise images", n), noise, nil})
-	for _, row := range rows {
-		feats := row.feats
-		if feats == nil {
-			if feats, err = clf.Features(b, row.px); err != nil {
-				return fmt.Errorf("%s: %w", row.name, err)
-			}
-		}
-		sc, err := classifier.CompareFeatures(testFeats, feats, subsets, subsetSize)
-		if err != nil {
-			return fmt.Errorf("%s: %w", row.name, err)
-		}
-		fmt.Fprintf(stdout, "  %-38s %10.3f %11.4g ± %.2g\n", row.name, sc.FD, sc.KID, sc.KIDStd)
-		obj[row.key+"_fd"], obj[row.key+"_kid"], obj[row.key+"_kid_std"] = sc.FD, sc.KID, sc.KIDStd
+	if err := fdTable(stdout, b, clf, testFeats, n, rows, obj); err != nil {
+		return err
 	}
 	if labelScores != nil {
 		acc, div := labelScores.Accuracy, labelScores.Diversity
 		fmt.Fprintf(stdout, "requested label: %.3f of the samples classified as their label; diversity %.3f (mean feature distance between two samples of a label, relative to real images of the same labels)\n", acc, div)
 		obj["label_accuracy"], obj["diversity"] = acc, div
+	}
+	return nil
+}
+
+// fdRow is one row of the table of fdTable: a set of images, its JSON key
+// prefix and its printed name.
+type fdRow struct {
+	key, name string
+	px        []float32
+	feats     [][]float64 // the images' classifier features; nil: not computed yet
+}
+
+// fdTable prints, under a header line, the classifier Fréchet distance and
+// KID of each row's images against the test images' features testFeats
+// (KID over 50 subsets of min(n, 500)), and stores them in obj as
+// KEY_fd, KEY_kid and KEY_kid_std.
+func fdTable(stdout io.Writer, b compute.Backend, clf *classifier.Classifier, testFeats [][]float64, n int, rows []fdRow, obj map[string]any) error {
+	fmt.Fprintf(stdout, "  %-38s %10s %20s\n", "images", "FD", "KID")
+	for _, row := range rows {
+		feats := row.feats
+		if feats == nil {
+			var err error
+			if feats, err = clf.Features(b, row.px); err != nil {
+				return fmt.Errorf("%s: %w", row.name, err)
+			}
+		}
+		sc, err := classifier.CompareFeatures(testFeats, feats, 50, min(n, 500))
+		if err != nil {
+			return fmt.Errorf("%s: %w", row.name, err)
+		}
+		fmt.Fprintf(stdout, "  %-38s %10.3f %11.4g ± %.2g\n", row.name, sc.FD, sc.KID, sc.KIDStd)
+		obj[row.key+"_fd"], obj[row.key+"_kid"], obj[row.key+"_kid_std"] = sc.FD, sc.KID, sc.KIDStd
 	}
 	return nil
 }

@@ -106,24 +106,11 @@ func evalAutoencoderOnly(stdout, stderr io.Writer, ck *samplers.Checkpoint, n, s
 			return err
 		}
 		fmt.Fprintf(stdout, "classifier-based Fréchet distance and KID against the %d %s test images (this project's classifier; not comparable with published FID):\n", test.N, cfg.Dataset)
-		fmt.Fprintf(stdout, "  %-38s %10s %20s\n", "images", "FD", "KID")
-		for _, row := range []struct {
-			key, name string
-			px        []float32
-		}{
-			{"real", fmt.Sprintf("%d real training images", real.N), real.Pixels},
-			{"reconstruction", fmt.Sprintf("their %d reconstructions", real.N), rec},
-		} {
-			feats, err := clf.Features(b, row.px)
-			if err != nil {
-				return err
-			}
-			sc, err := classifier.CompareFeatures(testFeats, feats, 50, min(real.N, 500))
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "  %-38s %10.3f %11.4g ± %.2g\n", row.name, sc.FD, sc.KID, sc.KIDStd)
-			obj[row.key+"_fd"], obj[row.key+"_kid"], obj[row.key+"_kid_std"] = sc.FD, sc.KID, sc.KIDStd
+		if err := fdTable(stdout, b, clf, testFeats, real.N, []fdRow{
+			{"real", fmt.Sprintf("%d real training images", real.N), real.Pixels, nil},
+			{"reconstruction", fmt.Sprintf("their %d reconstructions", real.N), rec, nil},
+		}, obj); err != nil {
+			return err
 		}
 		obj["num_samples"] = real.N
 	}
