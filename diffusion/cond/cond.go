@@ -1,6 +1,6 @@
 // Package cond is the conditioning of diffusion models: named inputs (class
-// labels now; text embeddings and masks later) and the null condition ∅ that
-// classifier-free guidance compares them with.
+// labels, prompts as token ids, cross-attention contexts and their masks)
+// and the null condition ∅ that classifier-free guidance compares them with.
 //
 // A [Condition] holds the inputs of a batch on the host; [Nodes] is the same
 // inside a graph, where models read it. Both carry a per-example null mask:
@@ -26,8 +26,22 @@ import (
 	"github.com/godiffusion/diffusion-models/internal/tensorutil"
 )
 
-// Class is the name of the class-label input: int32 [B], labels in [0, K).
-const Class = "class"
+// Names of the condition inputs.
+const (
+	// Class is the class-label input: int32 [B], labels in [0, K).
+	Class = "class"
+	// Text is the prompt input: int32 token ids [B, L] of a tokenizer
+	// (package text), one row per prompt, padded to the tokenizer's maximum
+	// length L. A text-conditional model encodes them itself, and encodes
+	// the empty prompt for the examples marked null.
+	Text = "text"
+	// Context is the sequence a network attends to by cross-attention:
+	// float [B, L, D], such as a text encoder's output tokens.
+	Context = "context"
+	// ContextMask marks the Context positions that may be attended to
+	// (bool [B, L], true for real tokens, false for padding).
+	ContextMask = "context_mask"
+)
 
 // Condition is the conditioning of a batch on the host.
 type Condition struct {
