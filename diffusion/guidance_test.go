@@ -90,11 +90,13 @@ func TestCheckCondition(t *testing.T) {
 		cond cond.Condition
 		want string
 	}{
-		"label too large":   {m, cond.Classes([]int32{0, 3}), "out of range"},
-		"negative label":    {m, cond.Classes([]int32{-1}), "out of range"},
-		"unknown input":     {m, cond.Condition{Inputs: map[string]*tensors.Tensor{"text": tensors.FromValue([]int32{1})}}, `not "text"`},
-		"unconditional":     {GaussianModel(testVP(), 0, 1), cond.Classes([]int32{1}), "not conditional"},
-		"float class label": {m, cond.Condition{Inputs: map[string]*tensors.Tensor{cond.Class: tensors.FromValue([]float32{1})}}, "int32"},
+		"label too large":    {m, cond.Classes([]int32{0, 3}), "out of range"},
+		"negative label":     {m, cond.Classes([]int32{-1}), "out of range"},
+		"unknown input":      {m, cond.Condition{Inputs: map[string]*tensors.Tensor{"text": tensors.FromValue([]int32{1})}}, `not "text"`},
+		"unconditional":      {GaussianModel(testVP(), 0, 1), cond.Classes([]int32{1}), "not conditional"},
+		"float class label":  {m, cond.Condition{Inputs: map[string]*tensors.Tensor{cond.Class: tensors.FromValue([]float32{1})}}, "int32"},
+		"text ids of rank 1": {m.WithText(), cond.Condition{Inputs: map[string]*tensors.Tensor{cond.Text: tensors.FromValue([]int32{2, 5})}}, "int32 [B, L]"},
+		"float text ids":     {m.WithText(), cond.Condition{Inputs: map[string]*tensors.Tensor{cond.Text: tensors.FromValue([][]float32{{2, 5}})}}, "int32 [B, L]"},
 	} {
 		if err := c.m.CheckCondition(c.cond); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error containing %q", name, err, c.want)
@@ -102,5 +104,9 @@ func TestCheckCondition(t *testing.T) {
 	}
 	if err := m.CheckCondition(cond.Classes([]int32{0, 1, 2})); err != nil {
 		t.Errorf("valid labels refused: %v", err)
+	}
+	ids := cond.Condition{Inputs: map[string]*tensors.Tensor{cond.Text: tensors.FromValue([][]int32{{2, 7, 0}})}}
+	if err := m.WithText().CheckCondition(ids); err != nil {
+		t.Errorf("valid token ids refused: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 
@@ -82,6 +83,11 @@ func (m Model) CheckCondition(c cond.Condition) error {
 			return fmt.Errorf("diffusion: the model reads the condition inputs %v, not %q", m.Inputs, name)
 		}
 	}
+	if ids, ok := c.Inputs[cond.Text]; ok {
+		if ids == nil || ids.DType() != dtypes.Int32 || ids.Shape().Rank() != 2 {
+			return fmt.Errorf("diffusion: the %q input must be token ids int32 [B, L], got %s", cond.Text, shapeString(ids))
+		}
+	}
 	labels, err := c.Labels()
 	if err != nil {
 		return err
@@ -102,6 +108,22 @@ func (m Model) WithClasses(k int) Model {
 	}
 	m.Classes = k
 	return m
+}
+
+// WithText returns m declared text-conditional: it reads the cond.Text
+// input (prompts as token ids int32 [B, L]) besides any others it reads.
+func (m Model) WithText() Model {
+	if !slices.Contains(m.Inputs, cond.Text) {
+		m.Inputs = append(slices.Clone(m.Inputs), cond.Text)
+	}
+	return m
+}
+
+func shapeString(t *tensors.Tensor) string {
+	if t == nil {
+		return "nil"
+	}
+	return t.Shape().String()
 }
 
 // Model returns the denoiser den, trained on this process's steps, as an

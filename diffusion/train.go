@@ -60,6 +60,13 @@ type TrainConfig struct {
 	PUncond float64
 	// Seed fixes the initial weights, the noise and the timesteps.
 	Seed int64
+	// Frozen names scopes under the model scope (such as "text_encoder")
+	// whose variables the model reads but the trainer does not change: no
+	// gradient, no optimiser state, no moving average (sampling then uses
+	// their own weights). They hold pretrained weights, which must be in the
+	// store before the first step (see [Trainer.Preload]); a frozen scope
+	// without weights is refused rather than trained from random ones.
+	Frozen []string
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {
@@ -96,6 +103,11 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("diffusion: EMA decay must be in [0, 1), got %g", c.EMADecay)
 	case !(c.PUncond >= 0 && c.PUncond < 1):
 		return fmt.Errorf("diffusion: the probability of dropping the condition must be in [0, 1), got %g", c.PUncond)
+	}
+	for _, f := range c.Frozen {
+		if f == "" || strings.HasPrefix(f, "/") || strings.HasSuffix(f, "/") {
+			return fmt.Errorf("diffusion: a frozen scope is a path under the model scope such as \"text_encoder\", got %q", f)
+		}
 	}
 	return nil
 }
@@ -232,9 +244,51 @@ func (tr *Trainer) Losses() []float64 { return tr.losses }
 // made by NewTrainerWithLoss, whose objective draws its own).
 func (tr *Trainer) TimestepSampler() TimestepSampler { return tr.sampler }
 
+// Preload puts pretrained weights into a new trainer's store before its
+// first step: each of vars (keyed by variable path, such as
+// "/model/text_encoder/block_0/attn/q/weights") becomes a variable the model
+// then reuses instead of initialising it. Use it with [TrainConfig.Frozen]
+// for parts that stay fixed; a resumed run gets them from its checkpoint
+// instead (Restore), which holds every variable.
+func (tr *Trainer) Preload(vars map[string]*tensors.Tensor) error {
+	if tr.exec != nil || tr.step != 0 {
+		return fmt.Errorf("diffusion: Preload must be called before training starts")
+	}
+	for _, path := range slices.Sorted(maps.Keys(vars)) {
+		if !strings.HasPrefix(path, "/"+ModelScope+"/") {
+			return fmt.Errorf("diffusion: Preload: %s is not under the model scope /%s", path, ModelScope)
+		}
+		if _, err := tr.store.CreateVariable(path, vars[path]); err != nil {
+			return fmt.Errorf("diffusion: Preload: %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// isFrozen reports whether the variable path lies in one of the frozen scopes.
+func (c TrainConfig) isFrozen(path string) bool {
+	for _, f := range c.Frozen {
+		if strings.HasPrefix(path, "/"+ModelScope+"/"+f+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // buildExec compiles the training step for batches conditioned by c (its
 // input names and whether it has a null mask fix the graph's inputs).
 func (tr *Trainer) buildExec(c cond.Condition) error {
+	for _, f := range tr.Config.Frozen {
+		found := false
+		for v := range tr.store.IterVariables() {
+			if found = strings.HasPrefix(v.Path(), "/"+ModelScope+"/"+f+"/"); found {
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("diffusion: the frozen scope %q has no weights: preload them (Trainer.Preload) before the first step", f)
+		}
+	}
 	names, hasNull := c.Names(), c.Null != nil
 	withT := tr.lossFn == nil
 	var err error
@@ -299,7 +353,7 @@ func (tr *Trainer) stepGraph(scope *model.Scope, x0, t, w *Node, c cond.Nodes) (
 	// order in which variables were created or restored.
 	var vars []*model.Variable
 	for v := range store.RootScope().In(ModelScope).IterVariables() {
-		if v.Trainable && v.InUseByGraph(g) {
+		if v.Trainable && v.InUseByGraph(g) && !cfg.isFrozen(v.Path()) {
 			vars = append(vars, v)
 		}
 	}

@@ -393,3 +393,66 @@ func TestTrainerTerms(t *testing.T) {
 		t.Errorf("mismatched term names: %v", err)
 	}
 }
+
+// TestFrozenScope: a frozen scope's preloaded weights stay as they were and
+// get no optimiser state or moving average, the rest trains, the gradient
+// still flows through the frozen part, and a frozen scope left empty is
+// refused.
+func TestFrozenScope(t *testing.T) {
+	// loss = (mean(x₀)·a − w)², a frozen (preloaded 2), w trained.
+	fn := func(scope *model.Scope, x0 *Node, _ cond.Nodes) *Node {
+		g := x0.Graph()
+		a := scope.In("encoder").VariableWithValue("a", float32(5)).NodeValue(g)
+		w := scope.In("head").VariableWithValue("w", float32(0)).NodeValue(g)
+		m := ReduceMean(Reshape(x0, x0.Shape().Dimensions[0], -1), 1)
+		return Square(Sub(Mul(m, a), w))
+	}
+	cfg := TrainConfig{LearningRate: 0.1, EMADecay: 0.9, Frozen: []string{"encoder"}}
+	tr, err := NewTrainerWithLoss(tb(), fn, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Preload(map[string]*tensors.Tensor{"/model/encoder/a": tensors.FromValue(float32(2))}); err != nil {
+		t.Fatal(err)
+	}
+	data := toyBatches{}
+	for step := range 5 {
+		x, c, _ := data.Batch(int64(step), 8)
+		if _, err := tr.TrainStep(x, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ck, err := tr.Checkpoint(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := ck.Variables["/model/encoder/a"].Value().(float32); a != 2 {
+		t.Errorf("frozen weight changed: %v, want the preloaded 2", a)
+	}
+	if w := ck.Variables["/model/head/w"].Value().(float32); w == 0 {
+		t.Errorf("the trained weight did not move")
+	}
+	for path := range ck.Variables {
+		if strings.Contains(path, "encoder") && path != "/model/encoder/a" {
+			t.Errorf("frozen scope has training state %s", path)
+		}
+	}
+	if err := tr.Preload(nil); err == nil {
+		t.Errorf("Preload after training started was accepted")
+	}
+
+	empty, err := NewTrainerWithLoss(tb(), fn, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, c, _ := data.Batch(0, 8)
+	if _, err := empty.TrainStep(x, c); err == nil || !strings.Contains(err.Error(), `frozen scope "encoder" has no weights`) {
+		t.Errorf("frozen scope without weights: %v", err)
+	}
+	if err := (TrainConfig{Frozen: []string{"/model/encoder"}}).Validate(); err == nil {
+		t.Errorf("a frozen scope given as an absolute path was accepted")
+	}
+	if err := tr.Preload(map[string]*tensors.Tensor{"/ema/x": tensors.FromValue(float32(1))}); err == nil {
+		t.Errorf("Preload outside the model scope was accepted")
+	}
+}
