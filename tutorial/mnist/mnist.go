@@ -232,6 +232,21 @@ func NewBatches(s *Set, seed uint64) *Batches { return &Batches{set: s, seed: se
 // returns it with the labels. Batches never straddle epochs: each epoch uses
 // ⌊N/batchSize⌋ full batches.
 func (b *Batches) Batch(step int64, batchSize int) (pixels []float32, labels []uint8) {
+	idx := b.Indices(step, batchSize)
+	size := b.set.ImageSize()
+	pixels = make([]float32, len(idx)*size)
+	labels = make([]uint8, len(idx))
+	for i, src := range idx {
+		copy(pixels[i*size:], b.set.Image(src))
+		labels[i] = b.set.Labels[src]
+	}
+	return pixels, labels
+}
+
+// Indices returns the positions in the set of the images of batch number
+// step: those that [Batches.Batch] copies, in its order (all N images when
+// batchSize > N).
+func (b *Batches) Indices(step int64, batchSize int) []int {
 	per := int64(b.set.N / batchSize)
 	if per == 0 {
 		per = 1
@@ -249,13 +264,9 @@ func (b *Batches) Batch(step int64, batchSize int) (pixels []float32, labels []u
 		r.Shuffle(len(b.perm), func(i, j int) { b.perm[i], b.perm[j] = b.perm[j], b.perm[i] })
 		b.ep = ep
 	}
-	size := b.set.ImageSize()
-	pixels = make([]float32, batchSize*size)
-	labels = make([]uint8, batchSize)
-	for i := range batchSize {
-		src := int(b.perm[k*batchSize+i])
-		copy(pixels[i*size:], b.set.Image(src))
-		labels[i] = b.set.Labels[src]
+	idx := make([]int, batchSize)
+	for i := range idx {
+		idx[i] = int(b.perm[k*batchSize+i])
 	}
-	return pixels, labels
+	return idx
 }

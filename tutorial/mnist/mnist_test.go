@@ -71,6 +71,14 @@ func TestDownsampleAndBatches(t *testing.T) {
 	if l1[0] != l2[0] || l1[1] != l2[1] || p1[0] != p2[0] {
 		t.Errorf("batch 5 depends on history: %v vs %v", l1, l2)
 	}
+	// Indices name the images Batch copies (labels equal positions here).
+	for step := range int64(4) {
+		idx := NewBatches(s, 7).Indices(step, 2)
+		_, l := b.Batch(step, 2)
+		if len(idx) != 2 || int(l[0]) != idx[0] || int(l[1]) != idx[1] {
+			t.Errorf("step %d: indices %v, batch labels %v", step, idx, l)
+		}
+	}
 }
 
 func TestErrors(t *testing.T) {
