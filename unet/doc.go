@@ -1,7 +1,8 @@
 // Package unet holds the denoising networks: time embeddings, dense layers,
 // the MLP denoiser for 2-D data, and the UNet for images with its layers
 // (convolutions, GroupNorm, self-attention, residual blocks, down- and
-// upsampling).
+// upsampling, and the transformer blocks with cross-attention of a
+// text-conditional UNet).
 //
 // Every network here is a plain GoMLX graph function
 //
@@ -26,6 +27,20 @@
 // product rather than a Gather, so a label equal to NumClasses also selects
 // ∅ and a label outside [0, NumClasses] gets a zero row, without an error.
 // With NumClasses = 0 (the default) the condition is ignored.
+//
+// # Text conditioning: transformer blocks with cross-attention
+//
+// With ContextDim > 0 ([UNetConfig.ContextDim]) the UNet is a miniature
+// Stable Diffusion: each of its attention blocks is a [SpatialTransformer]
+// (self-attention, cross-attention to the condition's cond.Context input
+// [B, L, ContextDim] through its cond.ContextMask, feed-forward, each with
+// a LayerNorm and a residual) built from the primitives [LayerNorm], [GELU],
+// [MultiHeadAttention] and [FeedForward], which package text's encoder
+// shares. The UNet does not read the null mask for the context: for ∅ the
+// caller passes the encoding of the empty prompt. [UNetWithAttention]
+// returns the cross-attention maps, per transformer [B, heads, P, L], to
+// show which pixels attend to which words; "latent-text" is the named
+// configuration.
 //
 // # The UNet
 //

@@ -2,6 +2,7 @@ package unet
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/gomlx/compute/dtypes"
@@ -82,6 +83,19 @@ type UNetConfig struct {
 	// LearnedVariance doubles the output channels: the prediction, then the
 	// variance interpolation values v.
 	LearnedVariance bool
+	// ContextDim > 0 makes the network conditional on a sequence, such as a
+	// text encoder's output tokens (a miniature Stable Diffusion): every
+	// attention block (at the levels of AttentionResolutions, and in the
+	// middle unless NoMiddleAttention) becomes a [SpatialTransformer] whose
+	// cross-attention attends to the condition's cond.Context input, float
+	// [B, L, ContextDim] (any L), through its optional cond.ContextMask
+	// input, bool [B, L] (true for real tokens; absent: all real). The
+	// network does not read the condition's null mask for the context: the
+	// caller gives the null examples of classifier-free guidance the context
+	// of the empty prompt. It panics without a cond.Context input. It may
+	// be combined with NumClasses (the class embedding keeps its own ∅).
+	// 0 (the default): self-attention AttentionBlocks, no context.
+	ContextDim int
 }
 
 // WithDefaults returns the configuration with every zero field set to its default.
@@ -168,6 +182,8 @@ func (c UNetConfig) Validate() error {
 		return bad("Dropout must be in [0, 1), got %g", c.Dropout)
 	case c.NumClasses < 0:
 		return bad("NumClasses must be ≥ 0, got %d", c.NumClasses)
+	case c.ContextDim < 0:
+		return bad("ContextDim must be ≥ 0, got %d", c.ContextDim)
 	case c.Timesteps < 1:
 		return bad("Timesteps must be ≥ 1, got %d", c.Timesteps)
 	case c.TimeEmbedDim < 1:
@@ -198,7 +214,7 @@ func (c UNetConfig) Validate() error {
 			if cin%c.GroupNormGroups != 0 || cout%c.GroupNormGroups != 0 {
 				err = bad("GroupNormGroups %d does not divide a ResBlock's widths %d → %d", c.GroupNormGroups, cin, cout)
 			}
-		case "attn":
+		case "attn", "xattn":
 			if cin%c.GroupNormGroups != 0 {
 				err = bad("GroupNormGroups %d does not divide the attention width %d", c.GroupNormGroups, cin)
 			} else if cin%c.Heads != 0 {
@@ -210,7 +226,9 @@ func (c UNetConfig) Validate() error {
 }
 
 // walk calls visit for every block of the network in build order, with the
-// block's kind ("conv_in", "res", "attn", "down", "up", "out"), its input
+// block's kind ("conv_in", "res", "attn", "xattn", "down", "up", "out": an
+// attention block is "xattn", a SpatialTransformer, when ContextDim > 0,
+// else "attn", an AttentionBlock), its input
 // and output widths and its resolution (the side of its feature map, from
 // PaddedSize down: the padded size, not ImageSize, where they differ): the
 // arithmetic description of the architecture that NumParams and Validate
@@ -221,6 +239,10 @@ func (c UNetConfig) walk(visit func(kind string, cin, cout, res int)) {
 	ch := c.BaseChannels
 	visit("conv_in", c.InChannels, ch, res)
 	attnAt := func(r int) bool { return slices.Contains(c.AttentionResolutions, r) }
+	attn := "attn"
+	if c.ContextDim > 0 {
+		attn = "xattn"
+	}
 	last := len(c.ChannelMults) - 1
 	skips := make([]int, len(c.ChannelMults))
 	for i, m := range c.ChannelMults {
@@ -229,7 +251,7 @@ func (c UNetConfig) walk(visit func(kind string, cin, cout, res int)) {
 			visit("res", ch, co, res)
 			ch = co
 			if attnAt(res) {
-				visit("attn", ch, ch, res)
+				visit(attn, ch, ch, res)
 			}
 		}
 		skips[i] = ch
@@ -240,7 +262,7 @@ func (c UNetConfig) walk(visit func(kind string, cin, cout, res int)) {
 	}
 	visit("res", ch, ch, res)
 	if !c.NoMiddleAttention {
-		visit("attn", ch, ch, res)
+		visit(attn, ch, ch, res)
 	}
 	visit("res", ch, ch, res)
 	for i := last; i >= 0; i-- {
@@ -253,7 +275,7 @@ func (c UNetConfig) walk(visit func(kind string, cin, cout, res int)) {
 			visit("res", cin, co, res)
 			ch = co
 			if attnAt(res) {
-				visit("attn", ch, ch, res)
+				visit(attn, ch, ch, res)
 			}
 		}
 		if i > 0 {
@@ -275,6 +297,15 @@ func (c UNetConfig) walk(visit func(kind string, cin, cout, res int)) {
 //	ResBlock    GN(Cin) + Conv3(Cin→Cout) + Dense(E→Cout) + GN(Cout) + Conv3(Cout→Cout) [+ Conv1(Cin→Cout) if Cin ≠ Cout]
 //	Attention   GN(C) + Conv1(C→3C) + Conv1(C→C)
 //	out         GN(C) + Conv3(C→OutChannels)
+//
+// and with ContextDim = Dc > 0, instead of each Attention, a
+// SpatialTransformer of width C (Dense(C→C) is C² + C; LN(C) 2C):
+//
+//	SpatialTransformer  GN(C) + Dense(C→C) proj_in + 3·LN(C) + self-attention + cross-attention + feed-forward + Dense(C→C) proj_out
+//	self-attention      3C² (q, k, v: no biases) + Dense(C→C)
+//	cross-attention     C² (q) + 2·Dc·C (k, v) + Dense(C→C)
+//	feed-forward        Dense(C→4C) + Dense(4C→C)
+//	                    in all 16C² + 2·Dc·C + 17C
 func (c UNetConfig) NumParams() int {
 	c = c.WithDefaults()
 	e := c.TimeEmbedDim
@@ -299,6 +330,8 @@ func (c UNetConfig) NumParams() int {
 			}
 		case "attn":
 			n += 2*cin + conv(1, cin, 3*cin) + conv(1, cin, cin)
+		case "xattn":
+			n += 16*cin*cin + 2*c.ContextDim*cin + 17*cin
 		case "down", "up":
 			n += conv(3, cin, cout)
 		case "out":
@@ -335,6 +368,12 @@ func (c UNetConfig) NumParams() int {
 // variables, same parameter count) applied to the padded input, its output
 // cropped.
 //
+// With ContextDim > 0 every AttentionBlock is instead a
+// SpatialTransformer(h, context, mask) with the same scope (down_i/attn_r,
+// middle/attn, up_i/attn_r), context and mask the condition's cond.Context
+// [B, L, ContextDim] and cond.ContextMask [B, L] (optional) inputs; see
+// [UNetConfig.ContextDim] and [UNetWithAttention] for its attention maps.
+//
 // ClassEmbedding (only when NumClasses > 0) is the row of the table
 // class_embedding/embeddings [NumClasses+1, E] (initialised N(0, 1)) of
 // each example's label, or row NumClasses (∅) for the examples that cn marks
@@ -363,21 +402,84 @@ func UNet(c UNetConfig) func(scope *model.Scope, xt, t *Node, cn cond.Nodes) *No
 		b := xt.Shape().Dimensions[0]
 		n := StreamsFor(xt.Graph().Backend(), b)
 		if n <= 1 {
-			return c.build(scope, xt, t, cn)
+			return c.build(scope, xt, t, cn, nil)
 		}
 		outs := make([]*Node, n)
 		for i := range n {
 			from, to := i*b/n, (i+1)*b/n
 			part := func(v *Node) *Node { return Slice(v, AxisRange(from, to)) }
 			// The same variables (paths) for every stream.
-			outs[i] = c.build(scope.ResetVisited(), part(xt), part(t), cn.Slice(from, to))
+			outs[i] = c.build(scope.ResetVisited(), part(xt), part(t), cn.Slice(from, to), nil)
 		}
 		return Concatenate(outs, 0)
 	}
 }
 
-// build is the network on one stream (see UNet).
-func (c UNetConfig) build(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node {
+// AttentionMap is the cross-attention of one SpatialTransformer of a UNet
+// with ContextDim > 0 (see [UNetWithAttention]).
+type AttentionMap struct {
+	// Scope is the transformer's scope, e.g. "middle/attn" or "up_1/attn_0".
+	Scope string
+	// Resolution is the side of the feature map that attends: PaddedSize/2^i
+	// at level i (the padded side, 8 for 7×7 latents at the first level).
+	Resolution int
+	// Weights are the attention weights [B, heads, P, L] of the P =
+	// Resolution² positions (p = row·Resolution + column, rows of the padded
+	// map included) over the L context tokens; each row sums to 1.
+	Weights *Node
+}
+
+// UNetWithAttention returns the graph function of [UNet] that also returns
+// the cross-attention maps of every SpatialTransformer, in build order (down
+// levels, middle, up levels), for inspection: which image regions attend to
+// which tokens of the prompt. It builds the same network with the same
+// variables (a store trained with UNet works with it, and out equals UNet's
+// output), on one stream: the batch is not split (see [StreamsFor]). With
+// ContextDim = 0 there is no cross-attention and maps is empty. It panics
+// if c does not Validate.
+func UNetWithAttention(c UNetConfig) func(scope *model.Scope, xt, t *Node, cn cond.Nodes) (out *Node, maps []AttentionMap) {
+	if err := c.Validate(); err != nil {
+		exceptions.Panicf("%v", err)
+	}
+	c = c.WithDefaults()
+	return func(scope *model.Scope, xt, t *Node, cn cond.Nodes) (*Node, []AttentionMap) {
+		collect := []AttentionMap{}
+		out := c.build(scope, xt, t, cn, &collect)
+		return out, collect
+	}
+}
+
+// contextOf returns the condition's context, in dtype dt, and its mask (nil
+// when cn has none), checking their shapes for a batch of b.
+func (c UNetConfig) contextOf(cn cond.Nodes, b int, dt dtypes.DType) (ctx, mask *Node) {
+	ctx = cn.Get(cond.Context)
+	if ctx == nil {
+		exceptions.Panicf("unet: the UNet with ContextDim %d needs the condition input %q, float [B, L, %d] (got inputs %v; "+
+			"give the null examples the context of the empty prompt)", c.ContextDim, cond.Context, c.ContextDim, slices.Sorted(maps.Keys(cn.Inputs)))
+	}
+	d := ctx.Shape().Dimensions
+	switch {
+	case !ctx.DType().IsFloat() || ctx.Rank() != 3:
+		exceptions.Panicf("unet: the context (condition input %q) must be float [B, L, %d], got %s", cond.Context, c.ContextDim, ctx.Shape())
+	case d[0] != b:
+		exceptions.Panicf("unet: the context (condition input %q) %s has %d examples, x_t %d", cond.Context, ctx.Shape(), d[0], b)
+	case d[2] != c.ContextDim:
+		exceptions.Panicf("unet: the context (condition input %q) %s has width %d, but ContextDim is %d", cond.Context, ctx.Shape(), d[2], c.ContextDim)
+	}
+	if ctx.DType() != dt {
+		ctx = ConvertDType(ctx, dt)
+	}
+	mask = cn.Get(cond.ContextMask)
+	if mask != nil && (mask.DType() != dtypes.Bool || !slices.Equal(mask.Shape().Dimensions, d[:2])) {
+		exceptions.Panicf("unet: the context mask (condition input %q) must be bool %v for the context %s, got %s",
+			cond.ContextMask, d[:2], ctx.Shape(), mask.Shape())
+	}
+	return ctx, mask
+}
+
+// build is the network on one stream (see UNet); when collect is not nil it
+// appends to it the cross-attention maps (see UNetWithAttention).
+func (c UNetConfig) build(scope *model.Scope, xt, t *Node, cn cond.Nodes, collect *[]AttentionMap) *Node {
 	if xt.Rank() != 4 || xt.Shape().Dimensions[1] != c.ImageSize || xt.Shape().Dimensions[2] != c.ImageSize ||
 		xt.Shape().Dimensions[3] != c.InChannels {
 		exceptions.Panicf("unet: UNet for %d×%d×%d images got x_t of shape %s", c.ImageSize, c.ImageSize, c.InChannels, xt.Shape())
@@ -389,6 +491,21 @@ func (c UNetConfig) build(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node 
 	}
 	groups := c.GroupNormGroups
 	attnAt := func(r int) bool { return slices.Contains(c.AttentionResolutions, r) }
+	var ctx, ctxMask *Node
+	if c.ContextDim > 0 {
+		ctx, ctxMask = c.contextOf(cn, xt.Shape().Dimensions[0], xt.DType())
+	}
+	// attend is the attention block of scope path/name at resolution r.
+	attend := func(s *model.Scope, path, name string, h *Node, r int) *Node {
+		if c.ContextDim == 0 {
+			return AttentionBlock(s.In("%s", name), h, c.Heads, groups)
+		}
+		out, w := SpatialTransformer(s.In("%s", name), h, ctx, ctxMask, c.Heads, groups)
+		if collect != nil {
+			*collect = append(*collect, AttentionMap{Scope: path + "/" + name, Resolution: r, Weights: w})
+		}
+		return out
+	}
 	res := size
 	x := ToCBHW(xt) // feature maps are [C,B,H,W]
 	if pad := size - c.ImageSize; pad > 0 {
@@ -398,11 +515,12 @@ func (c UNetConfig) build(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node 
 	last := len(c.ChannelMults) - 1
 	skips := make([]*Node, len(c.ChannelMults))
 	for i, m := range c.ChannelMults {
-		s := scope.In("down_%d", i)
+		path := fmt.Sprintf("down_%d", i)
+		s := scope.In("%s", path)
 		for r := range c.NumResBlocks {
 			h = ResBlock(s.In("res_%d", r), h, e, c.BaseChannels*m, groups, c.Dropout)
 			if attnAt(res) {
-				h = AttentionBlock(s.In("attn_%d", r), h, c.Heads, groups)
+				h = attend(s, path, fmt.Sprintf("attn_%d", r), h, res)
 			}
 		}
 		skips[i] = h
@@ -415,16 +533,17 @@ func (c UNetConfig) build(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node 
 	ch := h.Shape().Dimensions[0]
 	h = ResBlock(mid.In("res_0"), h, e, ch, groups, c.Dropout)
 	if !c.NoMiddleAttention {
-		h = AttentionBlock(mid.In("attn"), h, c.Heads, groups)
+		h = attend(mid, "middle", "attn", h, res)
 	}
 	h = ResBlock(mid.In("res_1"), h, e, ch, groups, c.Dropout)
 	for i := last; i >= 0; i-- {
-		s := scope.In("up_%d", i)
+		path := fmt.Sprintf("up_%d", i)
+		s := scope.In("%s", path)
 		h = Concatenate([]*Node{h, skips[i]}, 0)
 		for r := range c.NumResBlocks {
 			h = ResBlock(s.In("res_%d", r), h, e, c.BaseChannels*c.ChannelMults[i], groups, c.Dropout)
 			if attnAt(res) {
-				h = AttentionBlock(s.In("attn_%d", r), h, c.Heads, groups)
+				h = attend(s, path, fmt.Sprintf("attn_%d", r), h, res)
 			}
 		}
 		if i > 0 {
@@ -466,6 +585,10 @@ var namedConfigs = map[string]UNetConfig{
 		ImageSize: 7, InChannels: 4, BaseChannels: 64, ChannelMults: []int{1, 1}, NumResBlocks: 1,
 		Heads: 1, GroupNormGroups: 8, TimeEmbedDim: 128,
 	},
+	"latent-text": {
+		ImageSize: 7, InChannels: 4, BaseChannels: 64, ChannelMults: []int{1, 1}, NumResBlocks: 1,
+		AttentionResolutions: []int{8, 4}, Heads: 4, GroupNormGroups: 8, TimeEmbedDim: 128, ContextDim: 64,
+	},
 }
 
 // UNetConfigNames returns the names UNetConfigByName knows, sorted.
@@ -495,6 +618,13 @@ func UNetConfigNames() []string {
 //     runs on the latents zero-padded to 8×8 (levels at 8² and 4², the
 //     middle attention at 4²) and crops its output back to 7×7 (see
 //     [UNetConfig.ImageSize]).
+//   - "latent-text": "latent" made text-conditional, a miniature Stable
+//     Diffusion: ContextDim 64 (the width of package text's encoder), a
+//     SpatialTransformer with 4 heads of 16 channels after every ResBlock
+//     of both levels (AttentionResolutions 8 and 4, the padded sides) and
+//     in the middle, five in all of 74,816 parameters each (1,070,468
+//     parameters; 0.070 GFLOPs per image for a context of 16 tokens, against
+//     "latent"'s 0.043).
 //
 // The reference UNet: 28×28×1 images, base 32, mults (1, 2, 2), 2
 // ResBlocks per level, attention only in the middle (7×7, one head),
@@ -561,7 +691,30 @@ func UNetConfigByName(name string) (UNetConfig, error) {
 // QKᵀ and the weighted sum of V. GroupNorm, SiLU, additions and the time
 // embedding's sinusoids (per-element work, a few percent of the total) are
 // not counted. A training step costs about three forward passes per image.
+//
+// With ContextDim = Dc > 0 each SpatialTransformer of width C over P = H·W
+// positions, attending to L context tokens, costs
+//
+//	proj_in, proj_out                 2 · 2·P·C²
+//	self-attention                    4 · 2·P·C² (q, k, v, out) + 2·(2·P²·C) (q kᵀ, A v)
+//	cross-attention                   2 · 2·P·C² (q, out) + 2 · 2·L·Dc·C (k, v) + 2·(2·P·L·C)
+//	feed-forward                      2 · 2·P·C·4C
+//	                                  in all 32·P·C² + 4·P²·C + 4·P·L·C + 4·L·Dc·C
+//
+// with L = [FLOPsContextLen] (see [UNetConfig.ForwardFLOPsWithContext]
+// for another length); LayerNorm, GELU and softmax are not counted.
 func (c UNetConfig) ForwardFLOPs() int64 {
+	return c.ForwardFLOPsWithContext(FLOPsContextLen)
+}
+
+// FLOPsContextLen is the context length L that [UNetConfig.ForwardFLOPs]
+// assumes for the cross-attention of a UNet with ContextDim > 0 (the
+// network itself takes any L).
+const FLOPsContextLen = 16
+
+// ForwardFLOPsWithContext is [UNetConfig.ForwardFLOPs] for a context of l
+// tokens (it does not depend on l when ContextDim = 0).
+func (c UNetConfig) ForwardFLOPsWithContext(l int) int64 {
 	c = c.WithDefaults()
 	e := int64(c.TimeEmbedDim)
 	conv := func(k, cin, cout, res int) int64 {
@@ -585,6 +738,9 @@ func (c UNetConfig) ForwardFLOPs() int64 {
 		case "attn":
 			p := int64(res * res)
 			n += conv(1, cin, 3*cin, res) + conv(1, cin, cin, res) + 4*p*p*int64(cin)
+		case "xattn":
+			p, ch, ll := int64(res*res), int64(cin), int64(l)
+			n += 32*p*ch*ch + 4*p*p*ch + 4*p*ll*ch + 4*ll*int64(c.ContextDim)*ch
 		case "down":
 			n += conv(3, cin, cout, (res+1)/2)
 		case "up":

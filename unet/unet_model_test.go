@@ -21,7 +21,9 @@ import (
 // tinyConfigs are small UNets covering the options: attention inside the
 // levels with two heads, the linear time embedding, classes, learned
 // variance, three channels, odd multipliers, and an image size (7) that the
-// levels do not divide (padded to 8, attention at the padded sides 8 and 2).
+// levels do not divide (padded to 8, attention at the padded sides 8 and 2);
+// and a text-conditional one (ContextDim: SpatialTransformers at 8 and in
+// the middle at 4, with classes too).
 var tinyConfigs = []UNetConfig{
 	{ImageSize: 8, BaseChannels: 8, ChannelMults: []int{1, 2}, NumResBlocks: 1, GroupNormGroups: 4},
 	{ImageSize: 8, InChannels: 3, BaseChannels: 8, ChannelMults: []int{1, 3}, NumResBlocks: 2, AttentionResolutions: []int{4},
@@ -30,6 +32,8 @@ var tinyConfigs = []UNetConfig{
 		NoMiddleAttention: true, AttentionResolutions: []int{12}},
 	{ImageSize: 7, InChannels: 4, BaseChannels: 4, ChannelMults: []int{1, 2, 2}, NumResBlocks: 1, GroupNormGroups: 2,
 		AttentionResolutions: []int{8, 2}, NumClasses: 2},
+	{ImageSize: 7, InChannels: 2, BaseChannels: 8, ChannelMults: []int{1, 2}, NumResBlocks: 1, GroupNormGroups: 4,
+		AttentionResolutions: []int{8}, Heads: 2, TimeEmbedDim: 16, ContextDim: 6, NumClasses: 2},
 }
 
 // modelFn is the signature of the networks of this package (diffusion.ModelFn).
@@ -80,12 +84,19 @@ func trainableParams(store *model.Store) int {
 
 // runUNet builds the UNet of c, runs it once on x (channels-last) with
 // timesteps t and class labels (nil: the zero condition), and returns the
-// output and the number of trainable parameters the graph created.
+// output and the number of trainable parameters the graph created. When c
+// has a ContextDim the condition also holds a context of 3 random tokens.
 func runUNet(t *testing.T, c UNetConfig, store *model.Store, x *tensors.Tensor, ts []int32, labels []int32) (*tensors.Tensor, int) {
 	t.Helper()
 	var cn cond.Condition
 	if labels != nil {
 		cn = cond.Classes(labels)
+	}
+	if d := c.WithDefaults().ContextDim; d > 0 {
+		if cn.Inputs == nil {
+			cn.Inputs = map[string]*tensors.Tensor{}
+		}
+		cn.Inputs[cond.Context] = randomContext(len(ts), 3, d, 1)
 	}
 	out := runModel(t, store, UNet(c), x, ts, cn)
 	return out, trainableParams(store)
