@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/godiffusion/diffusion-models/clip"
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/samplers"
 	"github.com/godiffusion/diffusion-models/latent"
@@ -51,6 +52,9 @@ type sampleOptions struct {
 	// ae decodes a latent model's samples, and adds the row of the
 	// reconstructions of the real images (nil for pixel models).
 	ae *latent.Autoencoder
+	// clip embeds a text-conditional model's samples and prompts for the
+	// CLIP score (nil for other models).
+	clip *clip.Model
 }
 
 // sampleBatch is the number of images sampled at once.
@@ -136,6 +140,11 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 	rows = append(rows, fdRow{"noise", fmt.Sprintf("%d Gaussian-noise images", n), noise, nil})
 	if err := fdTable(stdout, b, clf, testFeats, n, rows, obj); err != nil {
 		return err
+	}
+	if l.Prompts != nil {
+		if err := evalAlignment(stdout, b, cfg, clf, gen, n, l, o.clip, obj); err != nil {
+			return err
+		}
 	}
 	if labelScores != nil {
 		acc, div := labelScores.Accuracy, labelScores.Diversity

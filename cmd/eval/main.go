@@ -96,6 +96,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/godiffusion/diffusion-models/backend"
+	"github.com/godiffusion/diffusion-models/clip"
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/internal/samplers"
@@ -203,8 +204,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// The samples: checked in full before anything runs.
 	var sampler *samplers.Sampler
 	var labels *samplers.Labels
-	labels, err = samplers.Conditioning(cfg, path, max(nSamples, 1), false, samplers.CondSettings{
-		Class: *class, Classes: *classes, Guidance: *guidance, Given: given})
+	if cfg.IsText() {
+		labels, err = textLabels(cfg, path, max(nSamples, 1), *seed, *guidance, given)
+	} else {
+		labels, err = samplers.Conditioning(cfg, path, max(nSamples, 1), false, samplers.CondSettings{
+			Class: *class, Classes: *classes, Guidance: *guidance, Given: given})
+	}
 	if err != nil {
 		return err
 	}
@@ -254,6 +259,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	var clipModel *clip.Model
+	if cfg.IsText() && sampler != nil {
+		if clipModel, err = cfg.OpenCLIP(b, ck.Checkpoint); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	null := ""
 	if cfg.Classes() > 0 && *n > 0 && ae == nil {
@@ -296,7 +307,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if sampler != nil {
 		if err := evalSamples(stdout, stderr, progressW, b, cfg, test, ck.Store, sampler, labels, sampleOptions{
-			n: nSamples, seed: *seed, cacheDir: *cacheDir, ae: ae}, obj); err != nil {
+			n: nSamples, seed: *seed, cacheDir: *cacheDir, ae: ae, clip: clipModel}, obj); err != nil {
 			return err
 		}
 	}

@@ -174,7 +174,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	stepSize := fs.Float64("step-size", score.DefaultLangevinStepSize, "langevin: step size ε (the step at level i is ε σ_i²/σ_L²)")
 	class := fs.Int("class", -1, "class-conditional checkpoints: give every sample the label K (-1: none)")
 	classes := fs.Bool("classes", false, "class-conditional checkpoints: cycle through all labels, sample i getting i mod K (the default; for image grids one class per row when K divides --num-samples); --classes=false: the null condition")
-	guidance := fs.Float64("guidance", 1, "class-conditional checkpoints: classifier-free guidance weight W ≥ 0 (1: none, 0: unconditional)")
+	guidance := fs.Float64("guidance", 1, fmt.Sprintf("conditional checkpoints: classifier-free guidance weight W ≥ 0 (1: none, 0: unconditional; default %g for text-conditional ones)", experiment.DefaultTextGuidance))
+	var prompts []string
+	fs.Func("prompt", "text-conditional checkpoints: a prompt, such as \"a thick 7 leaning left\" (repeat the flag for more; one row of images each)", func(v string) error {
+		prompts = append(prompts, v)
+		return nil
+	})
+	promptsFile := fs.String("prompts-file", "", "text-conditional checkpoints: a file of prompts, one a line (blank lines and lines starting with # skipped), after those of --prompt")
 	noEMA := fs.Bool("no-ema", false, "sample with the raw weights instead of their EMA")
 	seed := fs.Int64("seed", 0, "random seed")
 	batch := fs.Int("batch-size", 0, "samples denoised at once (0: all)")
@@ -209,6 +215,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Levels: *levels, LangevinSteps: *langevinSteps, StepSize: *stepSize, Given: given,
 	}
 	base := strings.TrimSuffix(strings.TrimSuffix(*out, ".csv"), ".png")
+	if *promptsFile != "" {
+		more, err := readPrompts(*promptsFile)
+		if err != nil {
+			return err
+		}
+		prompts = append(prompts, more...)
+	}
 
 	ck, err := samplers.Open(*modelPath, *noEMA)
 	if err != nil {
@@ -222,8 +235,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.IsText() && !given["num-samples"] {
+		rows := len(prompts)
+		if rows == 0 {
+			rows = len(samplers.DefaultPrompts())
+		}
+		*n = 8 * rows // a row of 8 images a prompt
+	}
 	labels, err := samplers.Conditioning(cfg, path, *n, cfg.IsImage(), samplers.CondSettings{
-		Class: *class, Classes: *classes, Guidance: *guidance, Given: given})
+		Class: *class, Classes: *classes, Guidance: *guidance, Prompts: prompts, Given: given})
 	if err != nil {
 		return err
 	}
@@ -298,9 +318,13 @@ func writeImages(stdout io.Writer, base string, cfg experiment.Config, x *tensor
 	}
 	cols := int(math.Ceil(math.Sqrt(float64(n))))
 	rows := ""
-	if labels.Order == samplers.OrderClassMajor {
+	switch labels.Order {
+	case samplers.OrderClassMajor:
 		cols = n / labels.K
 		rows = "; row r holds class r"
+	case samplers.OrderPrompts:
+		cols = n / len(labels.Rows)
+		rows = "; row r holds prompt r"
 	}
 	img, err := plots.ImageGrid(imgs, h, w, c, cols, 2)
 	if err != nil {
@@ -314,6 +338,11 @@ func writeImages(stdout io.Writer, base string, cfg experiment.Config, x *tensor
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s.png (%d images, %d a row%s)\n", base, n, cols, rows)
+	if labels.Order == samplers.OrderPrompts {
+		for r, p := range labels.Rows {
+			fmt.Fprintf(stdout, "  row %d: %q\n", r+1, p)
+		}
+	}
 	obj["outputs"] = []string{base + ".png"}
 	obj["grid_columns"] = cols
 	return nil
@@ -441,4 +470,25 @@ func split(pts []toy2d.Point) (xs, ys []float64) {
 		xs[i], ys[i] = q[0], q[1]
 	}
 	return xs, ys
+}
+
+// readPrompts reads a prompts file: one prompt a line, blank lines and
+// lines starting with # skipped.
+func readPrompts(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--prompts-file: %w", err)
+	}
+	var out []string
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimRight(line, "\r\n")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		out = append(out, line)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--prompts-file %s has no prompts (one a line; blank lines and # comments are skipped)", path)
+	}
+	return out, nil
 }

@@ -66,6 +66,7 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/schedules"
+	"github.com/godiffusion/diffusion-models/text"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/plots"
 	"github.com/godiffusion/diffusion-models/unet"
@@ -116,8 +117,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	every := fs.Int64("checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	export := fs.String("export", "", "also write a sampling-only checkpoint (EMA weights, no optimizer state; a latent model's with its autoencoder) to this file; with --resume at --steps, only export")
-	fs.StringVar(&f.Stage, "stage", "", "autoencoder: train the autoencoder of latent diffusion on --dataset's images instead of a diffusion model")
+	fs.StringVar(&f.Stage, "stage", "", "autoencoder: train the autoencoder of latent diffusion on --dataset's images instead of a diffusion model; clip: train the mini-CLIP (image and text encoders) of text-to-image models on the captioned images")
 	fs.StringVar(&f.Latent, "latent", "", "train a latent diffusion model in the latent space of this autoencoder (a --stage autoencoder output folder or its model.ckpt)")
+	fs.StringVar(&f.Text, "text", "", "with --latent: a text-conditional model, conditioned on captions through the (frozen) text encoder of this CLIP (a --stage clip output folder or its model.ckpt)")
 	var ae latent.Config
 	fs.Float64Var(&ae.KLWeight, "kl-weight", latent.DefaultKLWeight, "--stage autoencoder: weight of the KL term")
 	fs.BoolVar(&ae.Plain, "plain", false, "--stage autoencoder: a plain autoencoder (no KL term, no sampling; the ablation)")
@@ -181,10 +183,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s already exists: pass --resume to continue it, or choose another --out", ckptPath)
 		}
 		switch {
-		case f.Stage != "" && f.Stage != experiment.StageAutoencoder:
-			return fmt.Errorf("--stage %q: the only stage is %q (omit --stage for a diffusion model)", f.Stage, experiment.StageAutoencoder)
-		case f.Stage != "" && f.Latent != "":
-			return errors.New("--stage autoencoder and --latent: an autoencoder is trained on images; --latent trains a diffusion model on an autoencoder's latents")
+		case f.Stage != "" && f.Stage != experiment.StageAutoencoder && f.Stage != experiment.StageCLIP:
+			return fmt.Errorf("--stage %q: the stages are %q and %q (omit --stage for a diffusion model)", f.Stage, experiment.StageAutoencoder, experiment.StageCLIP)
+		case f.Stage != "" && (f.Latent != "" || f.Text != ""):
+			return fmt.Errorf("--stage %s and --latent or --text: the stages train on images; --latent (with --text for prompts) trains a diffusion model on an autoencoder's latents", f.Stage)
+		case f.Text != "" && f.Latent == "":
+			return errors.New("--text needs --latent: text-conditional models are latent diffusion models (train an autoencoder with --stage autoencoder first)")
+		case f.Stage == experiment.StageCLIP:
+			var notCLIP []string
+			fs.Visit(func(fl *flag.Flag) {
+				if field := flagField(fl.Name); field != "" && !slices.Contains(clipFields, field) {
+					notCLIP = append(notCLIP, "--"+fl.Name)
+				}
+			})
+			if len(notCLIP) > 0 {
+				return fmt.Errorf("%s: not for --stage clip, which takes --dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed and --train-images", strings.Join(notCLIP, ", "))
+			}
+			var err error
+			if c, err = experiment.DefaultCLIP(f.Dataset); err != nil {
+				return fmt.Errorf("--stage clip: %w", err)
+			}
 		case f.Stage != "":
 			var notAE []string
 			fs.Visit(func(fl *flag.Flag) {
@@ -196,6 +214,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("%s: not for --stage autoencoder, which takes --dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed, --train-images, --kl-weight, --plain and --latent-channels", strings.Join(notAE, ", "))
 			}
 			c = experiment.DefaultAutoencoder(f.Dataset)
+		case f.Text != "":
+			var err error
+			if c, err = experiment.NewText(f.Dataset, f.Latent, f.Text); err != nil {
+				return fmt.Errorf("--latent %s --text %s: %w", f.Latent, f.Text, err)
+			}
 		case f.Latent != "":
 			var err error
 			if c, err = experiment.NewLatent(f.Dataset, f.Latent); err != nil {
@@ -214,10 +237,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.Visit(func(fl *flag.Flag) { pUncondGiven = pUncondGiven || fl.Name == "p-uncond" })
 		// Refused here, not left to Config.Validate, which names the JSON
 		// field (class_cond) and lets --p-uncond 0 through.
-		if pUncondGiven && !c.ClassCond {
-			return fmt.Errorf("--p-uncond %g applies to class-conditional models only: add --class-cond", f.PUncond)
+		if pUncondGiven && !c.ClassCond && !c.IsText() {
+			return fmt.Errorf("--p-uncond %g applies to class- and text-conditional models only: add --class-cond, or --text", f.PUncond)
 		}
-		if c.ClassCond {
+		if c.ClassCond && c.IsText() {
+			return errors.New("--class-cond and --text: a text-conditional model is conditioned on captions, which name the class")
+		}
+		if c.ClassCond || c.IsText() {
 			c.PUncond = f.PUncond // the flag's value, or its default DefaultPUncond
 		}
 		if c.IsScore() {
@@ -247,6 +273,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *export != "" && c.IsAutoencoder() {
 		return errors.New("--export writes a diffusion model's sampling file; an autoencoder is used through --latent")
+	}
+	if *export != "" && c.IsCLIP() {
+		return errors.New("--export writes a diffusion model's sampling file; a CLIP is used through --text (and bundled into the text-conditional model's export)")
 	}
 	backend.Log = stderr
 	b, err := backend.New()
@@ -282,6 +311,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if c.ClassCond {
 		objective += fmt.Sprintf(", conditional on %d classes (label dropped for %g of the examples)", c.Classes(), c.PUncond)
 	}
+	if c.IsText() {
+		objective += fmt.Sprintf(", conditional on captions through the frozen text encoder of %s (%d-word vocabulary; prompt dropped for %g of the examples)",
+			experiment.AutoencoderFile(c.Text), c.Tokenizer.VocabSize()-len(text.Specials), c.PUncond)
+	}
 	if c.IsAutoencoder() {
 		a := c.Autoencoder.WithDefaults()
 		in, lat := a.ImageDims(), a.LatentDims()
@@ -291,6 +324,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "train: %s, %s %d×%d×%d → %d×%d×%d, batch %d, lr %g, %d steps → %s\n",
 			c.Dataset, kind, in[0], in[1], in[2], lat[0], lat[1], lat[2], c.BatchSize, c.LearningRate, *steps, ckptPath)
+	} else if c.IsCLIP() {
+		cc := c.CLIP.WithDefaults()
+		fmt.Fprintf(stderr, "train: %s, mini-CLIP (%d parameters: image encoder, and a %d-layer text encoder over a %d-word vocabulary), symmetric InfoNCE, batch %d, lr %g, %d steps → %s\n",
+			c.Dataset, cc.NumParams(), cc.Text.WithDefaults().Layers, c.Tokenizer.VocabSize()-len(text.Specials), c.BatchSize, c.LearningRate, *steps, ckptPath)
 	} else {
 		fmt.Fprintf(stderr, "train: %s, %s model, %s, batch %d, lr %g, %d steps → %s\n",
 			c.Dataset, c.Model, objective, c.BatchSize, c.LearningRate, *steps, ckptPath)
@@ -389,6 +426,9 @@ func flagField(flagName string) string {
 	return flagName
 }
 
+// clipFields are the configuration fields that --stage clip takes.
+var clipFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "train_images"}
+
 // autoencoderFields are the configuration fields that --stage autoencoder takes.
 var autoencoderFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "autoencoder", "train_images"}
 
@@ -467,6 +507,8 @@ func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 		c.Stage = f.Stage
 	case "latent":
 		c.Latent = f.Latent
+	case "text":
+		c.Text = f.Text
 	case "kl-weight", "plain", "latent-channels":
 		if c.Autoencoder == nil {
 			return c

@@ -3,6 +3,7 @@ package samplers
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/cond"
@@ -16,7 +17,10 @@ type CondSettings struct {
 	Class    int
 	Classes  bool
 	Guidance float64
-	Given    map[string]bool
+	// Prompts are the prompts of --prompt and --prompts-file, for a
+	// text-conditional checkpoint.
+	Prompts []string
+	Given   map[string]bool
 }
 
 // Label orders of a conditional run.
@@ -48,8 +52,16 @@ type Labels struct {
 	// Guidance is the classifier-free guidance weight w (1: none).
 	Guidance float64
 	// Warning, when set, is a line for the user: the guidance or the null
-	// condition uses a null embedding the model was not trained on.
+	// condition uses a null embedding the model was not trained on, or
+	// (lines) prompts have words the model does not know.
 	Warning string
+	// Prompts holds each sample's prompt for a text-conditional model (nil
+	// otherwise); Order is then OrderPrompts or OrderPerSample.
+	Prompts []string
+	// Rows are the distinct prompts in row order for OrderPrompts.
+	Rows []string
+
+	text cond.Condition // the prompts' token ids
 }
 
 // Conditioning returns the labels of n samples from the checkpoint at path
@@ -59,7 +71,17 @@ type Labels struct {
 // unconditional model takes no condition. It refuses the flags on an
 // unconditional checkpoint, a class out of range, --class with --classes,
 // and a guidance weight that is negative or not finite.
+//
+// A text-conditional checkpoint takes prompts instead (s.Prompts, or
+// DefaultPrompts), one row each; prompts given to any other checkpoint are
+// refused.
 func Conditioning(cfg experiment.Config, path string, n int, classMajor bool, s CondSettings) (*Labels, error) {
+	if cfg.IsText() {
+		return textConditioning(cfg, path, n, s)
+	}
+	if len(s.Prompts) > 0 || s.Given["prompt"] || s.Given["prompts-file"] {
+		return nil, fmt.Errorf("--prompt: the checkpoint %s is not text-conditional (train one with cmd/train --latent DIR --text DIR)", path)
+	}
 	k := cfg.Classes()
 	if k == 0 {
 		for _, fl := range []string{"class", "classes", "guidance"} {
@@ -124,11 +146,14 @@ func Cycle(n, k int, classMajor bool) ([]int32, string) {
 }
 
 // Conditional reports whether the model is conditional.
-func (l *Labels) Conditional() bool { return l.K > 0 }
+func (l *Labels) Conditional() bool { return l.K > 0 || l.Prompts != nil }
 
 // Cond returns the condition of the samples (zero for OrderNull and
 // unconditional models: every sample gets ∅).
 func (l *Labels) Cond() cond.Condition {
+	if l.Prompts != nil {
+		return l.text
+	}
 	if l.Labels == nil {
 		return cond.Condition{}
 	}
@@ -160,6 +185,18 @@ func (l *Labels) Describe() string {
 		what = fmt.Sprintf("classes 0…%d in class-major order, %d samples each", l.K-1, len(l.Labels)/l.K)
 	case OrderNull:
 		what = "the null condition ∅ for every sample (the unconditional model)"
+	case OrderPrompts:
+		q := make([]string, len(l.Rows))
+		for i, p := range l.Rows {
+			q[i] = fmt.Sprintf("%q", p)
+		}
+		g := fmt.Sprintf("guidance w = %g", l.Guidance)
+		if l.Guidance == 1 {
+			g += " (none)"
+		}
+		return fmt.Sprintf("prompts, one row each (%d samples a prompt): %s; %s", len(l.Prompts)/len(l.Rows), strings.Join(q, ", "), g)
+	case OrderPerSample:
+		what = fmt.Sprintf("%d prompts, one a sample", len(l.Prompts))
 	}
 	g := fmt.Sprintf("guidance w = %g", l.Guidance)
 	if l.Guidance == 1 {
@@ -176,6 +213,12 @@ func (l *Labels) JSON(obj map[string]any) {
 	}
 	obj["guidance"] = l.Guidance
 	obj["label_order"] = l.Order
+	if l.Prompts != nil {
+		if l.Rows != nil {
+			obj["prompts"] = l.Rows
+		}
+		return
+	}
 	if l.Order == OrderClass {
 		obj["class"] = l.Class
 	} else {

@@ -24,6 +24,7 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/schedules"
+	"github.com/godiffusion/diffusion-models/text"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
 
@@ -399,6 +400,9 @@ func DescribeModel(cfg experiment.Config) string {
 	if k := cfg.Classes(); k > 0 {
 		d += fmt.Sprintf(", conditional on %d classes", k)
 	}
+	if cfg.IsText() {
+		d += fmt.Sprintf(", conditional on prompts (the frozen text encoder of a mini-CLIP, %d-word vocabulary)", cfg.Tokenizer.VocabSize()-len(text.Specials))
+	}
 	return d
 }
 
@@ -444,6 +448,10 @@ func sdeModel(cfg experiment.Config, path, name string) (diffusion.Model, string
 	if k := cfg.Classes(); k > 0 {
 		m = m.WithClasses(k)
 		desc += fmt.Sprintf(", conditional on %d classes", k)
+	}
+	if cfg.IsText() {
+		m = m.WithText()
+		desc += ", conditional on prompts"
 	}
 	return m, desc, nil
 }

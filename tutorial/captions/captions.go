@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/godiffusion/diffusion-models/text"
 )
 
 // digitWords names the digits 0–9.
@@ -204,13 +206,13 @@ func article(next string) string {
 }
 
 // Vocabulary returns every word a caption can contain, lowercase and
-// sorted: the tokens of Caption's output split at every character that is
-// neither a letter nor a digit (so "medium-sized" gives "medium" and
-// "sized", and the numerals "0"–"9" are words). It has 63 words.
+// sorted: the words of Caption's output as the tokenizer splits them
+// (text.Words: "medium-sized" gives "medium" and "sized", and the numerals
+// "0"–"9" are words). It has 63 words.
 func Vocabulary() []string {
 	set := map[string]bool{}
 	add := func(s string) {
-		for _, w := range Words(s) {
+		for _, w := range text.Words(s) {
 			set[w] = true
 		}
 	}
@@ -237,15 +239,6 @@ func Vocabulary() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// Words splits s into lowercase words at every character that is neither
-// a letter nor a digit: Words("A thick 7, leaning-left") is [a thick 7
-// leaning left]. It is the tokenisation under Vocabulary.
-func Words(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
 }
 
 // Request is what a prompt asks for.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/godiffusion/diffusion-models/text"
 )
 
 // randomLevels returns levels with each attribute Unspecified, Low, Medium
@@ -33,7 +35,7 @@ func TestVocabularyClosure(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 14))
 	for range 10000 {
 		c := Caption(rng.IntN(10), randomLevels(rng), rng)
-		for _, w := range Words(c) {
+		for _, w := range text.Words(c) {
 			if !in[w] {
 				t.Fatalf("caption %q uses %q, which is not in Vocabulary", c, w)
 			}
@@ -108,7 +110,7 @@ func TestCaptionArticles(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for range 5000 {
 		c := Caption(rng.IntN(10), randomLevels(rng), rng)
-		w := Words(c)
+		w := text.Words(c)
 		for i := 0; i+1 < len(w); i++ {
 			if w[i] != "a" && w[i] != "an" {
 				continue
@@ -180,13 +182,5 @@ func TestParse(t *testing.T) {
 		case errors.Is(err, ErrConflict) != tc.conflict:
 			t.Errorf("Parse(%q): error %v, wraps ErrConflict: %v, want %v", tc.prompt, err, !tc.conflict, tc.conflict)
 		}
-	}
-}
-
-func TestWords(t *testing.T) {
-	got := Words("A thick 7, leaning-left… ÉCRIT")
-	want := []string{"a", "thick", "7", "leaning", "left", "écrit"}
-	if !slices.Equal(got, want) {
-		t.Errorf("Words = %q, want %q", got, want)
 	}
 }

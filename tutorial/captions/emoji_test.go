@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/godiffusion/diffusion-models/text"
 	"github.com/godiffusion/diffusion-models/tutorial/emoji"
 )
 
@@ -124,7 +125,7 @@ func TestEmojiCaption(t *testing.T) {
 		for _, colour := range append(Colours(), "") {
 			for range 20 {
 				c := EmojiCaption(cat, colour, rng)
-				ws := Words(c)
+				ws := text.Words(c)
 				if !slices.Contains(ws, noun) || colour != "" && !slices.Contains(ws, colour) {
 					t.Fatalf("EmojiCaption(%q, %q) = %q: lacks %q or %q", cat, colour, c, noun, colour)
 				}

@@ -13,13 +13,17 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // the text-conditional denoiser is a graph function
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/godiffusion/diffusion-models/clip"
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
 	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/schedules"
+	"github.com/godiffusion/diffusion-models/text"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
 	"github.com/godiffusion/diffusion-models/unet"
@@ -118,6 +122,26 @@ type Config struct {
 	// autoencoder's weights (cmd/train --export of a latent model) under
 	// the scope BundleScope.
 	AutoencoderBundled bool `json:"autoencoder_bundled,omitempty"`
+
+	// CLIP is the mini-CLIP's architecture: the one a StageCLIP run trains,
+	// or, for a text-conditional model, a copy of its CLIP's, whose text
+	// encoder (CLIP.Text) it uses, frozen (nil for other models).
+	CLIP *clip.Config `json:"clip,omitempty"`
+	// Tokenizer turns prompts into the token ids the text encoder reads:
+	// trained on the dataset's captions for a StageCLIP run, and copied
+	// into the text-conditional models that use its CLIP.
+	Tokenizer *text.Tokenizer `json:"tokenizer,omitempty"`
+	// Text is the CLIP whose text encoder a text-conditional model uses:
+	// the folder (holding model.ckpt) or checkpoint file given to cmd/train
+	// --text ("" for other models).
+	Text string `json:"text,omitempty"`
+	// TextSHA256 is the SHA-256 of that CLIP's checkpoint file when the
+	// model was created; evaluating with another file there is refused.
+	TextSHA256 string `json:"text_sha256,omitempty"`
+	// CLIPBundled marks a sampling file that carries its CLIP's weights
+	// (cmd/train --export of a text-conditional model) under the scope
+	// CLIPBundleScope.
+	CLIPBundled bool `json:"clip_bundled,omitempty"`
 }
 
 // DefaultPUncond is the share of examples trained with the null condition
@@ -223,10 +247,16 @@ func (c Config) Validate() error {
 	if c.IsAutoencoder() {
 		return c.validateAutoencoder()
 	}
+	if c.IsCLIP() {
+		return c.validateCLIP()
+	}
 	if c.Stage != "" {
-		return fmt.Errorf("experiment: unknown stage %q (want %q, or empty for a diffusion model)", c.Stage, StageAutoencoder)
+		return fmt.Errorf("experiment: unknown stage %q (want %q, %q, or empty for a diffusion model)", c.Stage, StageAutoencoder, StageCLIP)
 	}
 	if err := c.validateLatent(); err != nil {
+		return err
+	}
+	if err := c.validateText(); err != nil {
 		return err
 	}
 	if !c.IsImage() {
@@ -305,8 +335,8 @@ func (c Config) validateCommon() error {
 	if !(c.PUncond >= 0 && c.PUncond < 1) {
 		return fmt.Errorf("experiment: p_uncond must be in [0, 1), got %g", c.PUncond)
 	}
-	if c.PUncond > 0 && !c.ClassCond {
-		return fmt.Errorf("experiment: p_uncond %g applies to class-conditional models only (set class_cond)", c.PUncond)
+	if c.PUncond > 0 && !c.ClassCond && !c.IsText() {
+		return fmt.Errorf("experiment: p_uncond %g applies to class-conditional and text-conditional models only (set class_cond)", c.PUncond)
 	}
 	switch c.Model {
 	case "mlp":
@@ -398,7 +428,21 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 		d := c.DataDims() // the dataset's images, or the autoencoder's latents
 		uc.ImageSize, uc.InChannels = d[0], d[2]
 		uc.NumClasses = c.Classes()
+		switch {
+		case c.IsText():
+			uc.ContextDim = c.CLIP.Text.WithDefaults().Width
+		case uc.ContextDim > 0:
+			return nil, den, diffusion.TrainConfig{}, fmt.Errorf("experiment: the UNet %q attends to a text encoder's output; it is for text-conditional models (cmd/train --text)", c.UNet)
+		}
 		den.Fn = unet.UNet(uc)
+		if c.IsText() {
+			// The prompts' ids (cond.Text) → the frozen text encoder's
+			// tokens, which the UNet's cross-attention reads.
+			net, enc := den.Fn, c.CLIP.Text
+			den.Fn = func(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node {
+				return net(scope, xt, t, enc.Context(scope.In(TextEncoderScope), xt.Graph(), cn, xt.Shape().Dimensions[0]))
+			}
+		}
 	} else {
 		mlp := c.MLP
 		mlp.LearnedVariance = learned
@@ -457,6 +501,9 @@ func (c Config) BuildScore() (score.SDE, score.ScoreFn, diffusion.TrainConfig, e
 		d := c.DataDims()
 		uc.ImageSize, uc.InChannels = d[0], d[2]
 		uc.NumClasses = c.Classes()
+		if uc.ContextDim > 0 {
+			return nil, nil, diffusion.TrainConfig{}, fmt.Errorf("experiment: the UNet %q attends to a text encoder's output; it is for text-conditional latent models (cmd/train --text)", c.UNet)
+		}
 		net = unet.UNet(uc)
 	} else {
 		mlp := c.MLP
@@ -487,6 +534,9 @@ func (c Config) SamplingModel() (diffusion.Model, error) {
 	if c.ClassCond {
 		m = m.WithClasses(c.Classes())
 	}
+	if c.IsText() {
+		m = m.WithText()
+	}
 	return m, nil
 }
 
@@ -501,6 +551,13 @@ func (c Config) NewTrainer(b compute.Backend) (*diffusion.Trainer, error) {
 		ae := c.Autoencoder.WithDefaults()
 		return diffusion.NewTrainerWithTerms(b, ae.Loss(), ae.TermNames(), c.trainConfig())
 	}
+	if c.IsCLIP() {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		cc := c.CLIP.WithDefaults()
+		return diffusion.NewTrainerWithTerms(b, cc.Loss(), cc.TermNames(), c.trainConfig())
+	}
 	if c.IsScore() {
 		sde, fn, tc, err := c.BuildScore()
 		if err != nil {
@@ -512,7 +569,20 @@ func (c Config) NewTrainer(b compute.Backend) (*diffusion.Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return diffusion.NewTrainer(b, p, den, tc)
+	if !c.IsText() {
+		return diffusion.NewTrainer(b, p, den, tc)
+	}
+	// The CLIP's text encoder, frozen.
+	tc.Frozen = []string{TextEncoderScope}
+	tr, err := diffusion.NewTrainer(b, p, den, tc)
+	if err != nil {
+		return nil, err
+	}
+	w, err := c.textEncoderWeights()
+	if err != nil {
+		return nil, err
+	}
+	return tr, tr.Preload(w)
 }
 
 // SampleVariance returns the sampling variance of p_θ implied by the
@@ -566,6 +636,9 @@ func (c Config) Data() (diffusion.Data, error) {
 		set, err := c.trainImages()
 		if err != nil {
 			return nil, err
+		}
+		if c.IsCLIP() {
+			return c.newCaptionData(set, set, nil)
 		}
 		return imageData{b: mnist.NewBatches(set, uint64(c.Seed)^dataStream), dims: c.DataDims(), labels: c.ClassCond}, nil
 	}

@@ -388,6 +388,9 @@ func (c Config) TrainingData(b compute.Backend, log io.Writer) (diffusion.Data, 
 	}
 	latent.Scale(mu, c.LatentScale)
 	lat := &mnist.Set{Name: c.Dataset + "-latents", Split: "train", N: set.N, H: dims[0], W: dims[1], C: dims[2], Pixels: mu, Labels: set.Labels}
+	if c.IsText() {
+		return c.newCaptionData(lat, set, log)
+	}
 	return imageData{b: mnist.NewBatches(lat, uint64(c.Seed)^dataStream), dims: dims, labels: c.ClassCond}, nil
 }
 
@@ -420,6 +423,16 @@ func Bundle(ck *diffusion.Checkpoint) (*diffusion.Checkpoint, error) {
 		out.Variables["/"+BundleScope+path] = t
 	}
 	c.AutoencoderBundled = true
+	if c.IsText() {
+		clipS, err := c.CLIPCheckpoint(nil)
+		if err != nil {
+			return nil, err
+		}
+		for path, t := range clipS.Variables {
+			out.Variables["/"+CLIPBundleScope+path] = t
+		}
+		c.CLIPBundled = true
+	}
 	out.Config = c.JSON()
 	return out, nil
 }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/gomlx/compute"
+
+	"github.com/godiffusion/diffusion-models/clip"
+	"github.com/godiffusion/diffusion-models/diffusion/cond"
+	"github.com/godiffusion/diffusion-models/internal/samplers"
+	"github.com/godiffusion/diffusion-models/tutorial/captions"
+	"github.com/godiffusion/diffusion-models/tutorial/classifier"
+	"github.com/godiffusion/diffusion-models/tutorial/experiment"
+)
+
+// textLabels returns the prompts of a text-conditional model's n samples:
+// captions of the first n test images (experiment.TestCaptions, drawn with
+// seed), under guidance w (experiment.DefaultTextGuidance unless given).
+func textLabels(cfg experiment.Config, path string, n int, seed int64, w float64, given map[string]bool) (*samplers.Labels, error) {
+	for _, fl := range []string{"class", "classes"} {
+		if given[fl] {
+			return nil, fmt.Errorf("--%s: the checkpoint %s is text-conditional: its samples are drawn from captions of the test images, not class labels", fl, path)
+		}
+	}
+	if !given["guidance"] {
+		w = experiment.DefaultTextGuidance
+	} else if !(w >= 0) || math.IsInf(w, 0) {
+		return nil, fmt.Errorf("--guidance must be a finite number ≥ 0 (1: no guidance, 0: the unconditional model), got %g", w)
+	}
+	prompts, _, _, err := experiment.TestCaptions(cfg.Dataset, n, seed)
+	if err != nil {
+		return nil, err
+	}
+	return samplers.PromptLabels(cfg, prompts, w)
+}
+
+// evalAlignment reports how well a text-conditional model's samples gen
+// (n images) follow their prompts: the digit accuracy and the attribute
+// accuracy (captions.Align, against the test images' digits and measured
+// levels for the chance level) and the CLIP score, the mean cosine
+// similarity of each sample's and its prompt's CLIP embeddings, beside that
+// of the real test images whose captions the prompts are.
+func evalAlignment(stdout io.Writer, b compute.Backend, cfg experiment.Config, clf *classifier.Classifier, gen []float32, n int,
+	l *samplers.Labels, cm *clip.Model, obj map[string]any) error {
+	pred, err := clf.Predict(b, gen)
+	if err != nil {
+		return fmt.Errorf("the samples: %w", err)
+	}
+	digits := make([]int, n)
+	for i, p := range pred {
+		digits[i] = int(p)
+	}
+	_, cp, test, err := experiment.TestCaptions(cfg.Dataset, 0, 0)
+	if err != nil {
+		return err
+	}
+	refDigits := make([]int, len(cp.Labels))
+	for i, d := range cp.Labels {
+		refDigits[i] = int(d)
+	}
+	d := cfg.ImageDims()
+	a, err := captions.Align(l.Prompts, digits, gen, n, d[0], d[1], refDigits, cp.Levels)
+	if err != nil {
+		return err
+	}
+	ids := l.Cond().Inputs[cond.Text]
+	txt, err := cm.TextEmbeddings(ids)
+	if err != nil {
+		return fmt.Errorf("the prompts: %w", err)
+	}
+	imgs, err := cm.ImageEmbeddings(gen, n)
+	if err != nil {
+		return fmt.Errorf("the samples: %w", err)
+	}
+	realN := min(n, test.N)
+	realImgs, err := cm.ImageEmbeddings(test.Pixels[:realN*test.ImageSize()], realN)
+	if err != nil {
+		return fmt.Errorf("the test images: %w", err)
+	}
+	score, realScore := meanCosine(imgs, txt), meanCosine(realImgs, txt[:realN])
+	fmt.Fprintf(stdout, "alignment with the prompts (captions of the first %d test images, guidance w = %g):\n", n, l.Guidance)
+	fmt.Fprintf(stdout, "  digit accuracy      %.3f  (share of the %d samples whose prompt names a digit that the classifier reads as that digit)\n", a.DigitAccuracy, a.Digits)
+	fmt.Fprintf(stdout, "  attribute accuracy  %.3f  (of the %d attributes the prompts name, as measured on the samples: thickness %.3f, slant %.3f, size %.3f)\n",
+		a.AttributeAccuracy, a.Attributes, a.PerAttribute[0], a.PerAttribute[1], a.PerAttribute[2])
+	fmt.Fprintf(stdout, "  attribute chance    %.3f  (real test images of the prompt's digit, attributes ignored)\n", a.AttributeChance)
+	fmt.Fprintf(stdout, "  CLIP score          %.3f  (mean cosine of the sample's and the prompt's CLIP embeddings; the real test images with these captions: %.3f)\n", score, realScore)
+	obj["digit_accuracy"], obj["attribute_accuracy"], obj["attribute_chance"] = a.DigitAccuracy, a.AttributeAccuracy, a.AttributeChance
+	for k, name := range captions.AttributeNames {
+		obj[name+"_accuracy"] = a.PerAttribute[k]
+	}
+	obj["clip_score"], obj["real_clip_score"] = score, realScore
+	return nil
+}
+
+// meanCosine returns the mean dot product of matching rows of two sets of
+// unit vectors (their cosine similarities).
+func meanCosine(a, b [][]float32) float64 {
+	var s float64
+	for i := range a {
+		for j, v := range a[i] {
+			s += float64(v) * float64(b[i][j])
+		}
+	}
+	return s / float64(len(a))
+}
