@@ -189,6 +189,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if cfg.IsAutoencoder() {
 		return evalAutoencoderOnly(stdout, stderr, ck, *n, nSamples, given, *cacheDir, *quiet, *jsonOut)
 	}
+	if cfg.IsCLIP() {
+		return evalCLIPOnly(stdout, stderr, ck, *n, given, *jsonOut)
+	}
 	for _, fl := range []string{"plot", "divergence", "solver", "ode-steps"} {
 		switch {
 		case !given[fl]:

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"time"
 
 	"github.com/gomlx/compute"
 
+	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/clip"
 	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/internal/samplers"
@@ -104,4 +106,58 @@ func meanCosine(a, b [][]float32) float64 {
 		}
 	}
 	return s / float64(len(a))
+}
+
+// evalCLIPOnly evaluates a CLIP checkpoint (cmd/train --stage clip) on the
+// first n test images: zero-shot digit classification over the ten prompts
+// "a 0" … "a 9", and attribute retrieval over the three prompts naming the
+// image's digit with each level of an attribute (experiment.CLIPZeroShot).
+func evalCLIPOnly(stdout, stderr io.Writer, ck *samplers.Checkpoint, n int, given map[string]bool, jsonOut bool) error {
+	for _, fl := range append([]string{"plot", "divergence", "solver", "ode-steps", "samples"}, sampleFlags...) {
+		if given[fl] && fl != "cache" {
+			return fmt.Errorf("--%s does not apply to %s, a CLIP (eval reports its zero-shot accuracy on --num-examples test images)", fl, ck.Path)
+		}
+	}
+	cfg := ck.Config
+	test, err := experiment.LoadImages(cfg.Dataset, "test")
+	if err != nil {
+		return err
+	}
+	if n <= 0 || n > test.N {
+		return fmt.Errorf("--num-examples must be in [1, %d] for a CLIP (the test images scored), got %d", test.N, n)
+	}
+	backend.Log = stderr
+	b, err := backend.New()
+	if err != nil {
+		return err
+	}
+	m, err := cfg.OpenCLIP(b, ck.Checkpoint)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	fmt.Fprintf(stdout, "model: %s (step %d, %s weights; mini-CLIP, %d parameters, temperature %.4f)\n", ck.Path, ck.Checkpoint.Step, ck.Weights, cfg.CLIP.NumParams(), m.Temperature())
+	obj := map[string]any{"checkpoint": ck.Path, "step": ck.Checkpoint.Step, "weights": ck.Weights, "model": "clip", "num_examples": n, "temperature": m.Temperature()}
+	cp, err := experiment.NewCaptioner(test, 0)
+	if err != nil {
+		return err
+	}
+	z, err := experiment.CLIPZeroShot(m, cfg.Tokenizer, test, cp, n)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "zero-shot on the first %d %s test images:\n", n, cfg.Dataset)
+	fmt.Fprintf(stdout, "  digit accuracy       %.3f  (the most similar of the prompts \"a 0\" … \"a 9\"; chance 0.1)\n", z.DigitAccuracy)
+	obj["zero_shot_digit_accuracy"] = z.DigitAccuracy
+	for k, name := range captions.AttributeNames {
+		fmt.Fprintf(stdout, "  %-9s retrieval  %.3f  (the most similar of three prompts naming the digit and a %s level, against the measured one; chance ≈ 1/3)\n", name, z.AttributeAccuracy[k], name)
+		obj["zero_shot_"+name+"_accuracy"] = z.AttributeAccuracy[k]
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	fmt.Fprintf(stdout, "evaluated in %s\n", took)
+	obj["seconds"] = took.Seconds()
+	if jsonOut {
+		return samplers.WriteJSON(stdout, obj)
+	}
+	return nil
 }

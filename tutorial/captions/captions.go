@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -380,4 +381,26 @@ func promptTokens(s string) []string {
 	}
 	flush()
 	return toks
+}
+
+// Canonical returns the plain caption of a digit with the given levels,
+// always the same words: "a" (or "an"), the adjectives of the named levels
+// in the order thickness, slant, size, then the numeral, e.g. "a thick
+// left-leaning small 7" or "an 8". Unspecified levels are left out. It is
+// the prompt of zero-shot tests, where every candidate must be worded alike.
+func Canonical(digit int, lv Levels) string {
+	if digit < 0 || digit > 9 {
+		panic(fmt.Sprintf("captions: Canonical of digit %d (want 0–9)", digit))
+	}
+	var words []string
+	for _, a := range []struct {
+		w *wordings
+		l Level
+	}{{&thicknessWords, lv.Thickness}, {&slantWords, lv.Slant}, {&sizeWords, lv.Size}} {
+		if a.l >= Low && a.l <= High {
+			words = append(words, a.w.pre[a.l][0])
+		}
+	}
+	words = append(words, strconv.Itoa(digit))
+	return article(words[0]) + " " + strings.Join(words, " ")
 }

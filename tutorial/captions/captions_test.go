@@ -184,3 +184,29 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestCanonical: Parse reads back every canonical caption exactly, for
+// every digit and every combination of levels.
+func TestCanonical(t *testing.T) {
+	all := []Level{Unspecified, Low, Medium, High}
+	for d := range 10 {
+		for _, th := range all {
+			for _, sl := range all {
+				for _, sz := range all {
+					lv := Levels{th, sl, sz}
+					c := Canonical(d, lv)
+					req, err := Parse(c)
+					if err != nil || req.Digit != d || req.Levels != lv {
+						t.Fatalf("Parse(Canonical(%d, %v) = %q) = %+v, %v", d, lv, c, req, err)
+					}
+				}
+			}
+		}
+	}
+	if got := Canonical(8, Levels{}); got != "an 8" {
+		t.Errorf("Canonical(8) = %q, want %q", got, "an 8")
+	}
+	if got := Canonical(7, Levels{Thick, LeanLeft, Small}); got != "a thick left-leaning small 7" {
+		t.Errorf("Canonical(7, thick, left, small) = %q", got)
+	}
+}

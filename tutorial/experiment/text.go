@@ -417,3 +417,98 @@ func TestCaptions(dataset string, n int, seed int64) ([]string, *Captioner, *mni
 	}
 	return cp.Captions(0, idx), cp, test, nil
 }
+
+// ZeroShot holds a CLIP's zero-shot figures on captioned images: it is
+// asked which of a few prompts fits each image best, and never trained on
+// those images.
+type ZeroShot struct {
+	// Images is the number of images scored.
+	Images int
+	// DigitAccuracy is the share of the images whose most similar of the
+	// ten prompts captions.Canonical(k) ("a 0", …, "a 9") names their digit
+	// (chance 0.1).
+	DigitAccuracy float64
+	// Confusion counts the images of digit i that the CLIP read as digit j.
+	Confusion [10][10]int
+	// AttributeAccuracy holds, for thickness, slant and size, the share of
+	// the images whose most similar of the three prompts naming the image's
+	// digit with each level of that attribute ("a thin 3", "a regular 3",
+	// "a thick 3") names the level measured on the image (chance about 1/3).
+	AttributeAccuracy [3]float64
+}
+
+// CLIPZeroShot measures a CLIP's zero-shot digit classification and
+// attribute retrieval on the first n images of set (their digits and
+// measured levels in cp).
+func CLIPZeroShot(m *clip.Model, tok *text.Tokenizer, set *mnist.Set, cp *Captioner, n int) (ZeroShot, error) {
+	if n <= 0 || n > set.N {
+		return ZeroShot{}, fmt.Errorf("experiment: zero-shot over %d images of a set of %d", n, set.N)
+	}
+	imgs, err := m.ImageEmbeddings(set.Pixels[:n*set.ImageSize()], n)
+	if err != nil {
+		return ZeroShot{}, err
+	}
+	// Prompts: the ten digits, then for each digit, attribute and level one.
+	prompts := make([]string, 0, 10+10*3*3)
+	for d := range 10 {
+		prompts = append(prompts, captions.Canonical(d, captions.Levels{}))
+	}
+	for d := range 10 {
+		for k := range 3 {
+			for l := captions.Low; l <= captions.High; l++ {
+				var lv captions.Levels
+				*levelOf(&lv, k) = l
+				prompts = append(prompts, captions.Canonical(d, lv))
+			}
+		}
+	}
+	ids, _ := tok.EncodeBatch(prompts)
+	txt, err := m.TextEmbeddings(ids)
+	if err != nil {
+		return ZeroShot{}, err
+	}
+	sim := clip.Similarity(imgs, txt)
+	z := ZeroShot{Images: n}
+	var hits int
+	var attrHits [3]int
+	for i, row := range sim {
+		d := int(cp.Labels[i])
+		best := argmax(row[:10])
+		z.Confusion[d][best]++
+		if best == d {
+			hits++
+		}
+		for k := range 3 {
+			base := 10 + (d*3+k)*3
+			if captions.Level(argmax(row[base:base+3])+1) == *levelOf(&cp.Levels[i], k) {
+				attrHits[k]++
+			}
+		}
+	}
+	z.DigitAccuracy = float64(hits) / float64(n)
+	for k := range 3 {
+		z.AttributeAccuracy[k] = float64(attrHits[k]) / float64(n)
+	}
+	return z, nil
+}
+
+// levelOf returns the level of attribute k (0 thickness, 1 slant, 2 size).
+func levelOf(lv *captions.Levels, k int) *captions.Level {
+	switch k {
+	case 0:
+		return &lv.Thickness
+	case 1:
+		return &lv.Slant
+	}
+	return &lv.Size
+}
+
+func argmax(v []float64) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
