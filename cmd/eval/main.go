@@ -59,6 +59,22 @@
 // (cmd/train --stage autoencoder) gets the reconstruction figures and the
 // FD/KID of --samples training images and of their reconstructions.
 //
+// A text-conditional model's samples are drawn from prompts: a caption of
+// each of the first --samples test images (guidance --guidance, default
+// experiment.DefaultTextGuidance = 3). Besides the Fréchet distance, eval
+// then reports how well they follow their prompts: the digit accuracy (the
+// share whose digit, as the classifier reads it, is the prompt's), the
+// attribute accuracy (the share of the attributes the prompts name —
+// thickness, slant, size — that the samples have, as measured by
+// tutorial/captions, next to its chance level: real test images of the
+// prompt's digit) and the CLIP score (the mean cosine similarity of the
+// mini-CLIP's embeddings of each sample and its prompt, next to the real
+// test images' with the same captions). A CLIP checkpoint (cmd/train
+// --stage clip) gets its zero-shot figures on --num-examples test images:
+// digit accuracy over the prompts "a 0" … "a 9", and for each attribute
+// the retrieval accuracy over three prompts naming the image's digit with
+// each level.
+//
 // --json prints, as the last line of stdout after the human-readable lines,
 // one JSON object with every figure they show: checkpoint, step, weights,
 // model, num_examples and seconds (the whole evaluation); for a DDPM
@@ -76,8 +92,12 @@
 // classifier features of two samples of the same label, relative to real
 // images of the same labels: 1 is as varied as the data); for latent models
 // and autoencoders reconstruction_mse, reconstruction_psnr,
-// reconstruction_fd, reconstruction_kid and reconstruction_kid_std. Figures
-// that are not finite are null.
+// reconstruction_fd, reconstruction_kid and reconstruction_kid_std; for
+// text-conditional models digit_accuracy, attribute_accuracy,
+// attribute_chance, thickness_accuracy, slant_accuracy, size_accuracy,
+// clip_score and real_clip_score; for a CLIP temperature,
+// zero_shot_digit_accuracy and zero_shot_thickness_accuracy (slant, size).
+// Figures that are not finite are null.
 package main
 
 import (

@@ -4,6 +4,7 @@
 //	go run ./cmd/sample --model-path out/mnist --num-samples 100 --sampler dpm++2m --out grid.png
 //	go run ./cmd/sample --model-path out/g8-score --sampler ode --solver rk45 --out out/g8-score/ode
 //	go run ./cmd/sample --model-path out/g8-cond --class 3 --guidance 2 --out out/g8-cond/class3 --json
+//	go run ./cmd/sample --model-path notebooks/pretrained/mnist-t2i.ckpt --prompt "a thick 7 leaning left" --prompt "a small 2" --out grid.png
 //
 // --sampler chooses the sampler (default: ddpm for DDPM checkpoints, pc for
 // score checkpoints). These sample any checkpoint, a DDPM model on its own
@@ -74,6 +75,18 @@
 // network on a doubled batch. --class, --classes and --guidance are refused
 // for an unconditional checkpoint.
 //
+// Text-conditional checkpoints (cmd/train --latent DIR --text CLIP) take
+// prompts: --prompt P (repeated) and --prompts-file F (one prompt a line,
+// blank lines and lines starting with # skipped), in that order; without
+// them, the ten prompts "the digit 0" … "the digit 9". Each prompt gets a
+// row of --num-samples/P images (default 8 a prompt; --num-samples must be
+// a multiple of the number of prompts). Any string is a prompt: words
+// outside the model's vocabulary are read as the unknown token, words
+// beyond the encoder's 15 are dropped, and an empty prompt (no words) is
+// the null condition, the unconditional model; each is said on stderr.
+// --guidance defaults to experiment.DefaultTextGuidance (3) for them;
+// --class and --classes are refused.
+//
 // A latent diffusion model (cmd/train --latent, or the bundle that its
 // --export writes) samples latents with any of these samplers, without
 // clipping, and decodes them with its autoencoder, decoder(z/s) with s the
@@ -107,7 +120,7 @@
 // model, sampler, sampler_desc, num_samples, seed, nfe (model evaluations
 // per batch), total_nfe, steps (of a batch), seconds, outputs; for
 // conditional checkpoints guidance, label_order and class (the requested
-// label) or classes (K); for 2-D data nll_samples, nll_data, mmd2,
+// label) or classes (K), or prompts (text-conditional); for 2-D data nll_samples, nll_data, mmd2,
 // sliced_w2, mode_shares (gaussians8, moons), off_mode (gaussians8) and
 // in_requested_mode (conditional gaussians8 and moons); for images
 // grid_columns. Figures that are not finite are null.

@@ -5,6 +5,8 @@
 //	go run ./cmd/train --dataset gaussians8 --objective score --sde vp --steps 3000 --out out/g8-score
 //	go run ./cmd/train --dataset mnist --stage autoencoder --steps 600 --out out/ae
 //	go run ./cmd/train --dataset mnist --latent out/ae --class-cond --steps 2000 --out out/ldm --export out/mnist-ldm.ckpt
+//	go run ./cmd/train --dataset mnist --stage clip --steps 1500 --out out/clip
+//	go run ./cmd/train --dataset mnist --latent out/ae --text out/clip --steps 4000 --out out/t2i --export out/mnist-t2i.ckpt
 //
 // Latent diffusion takes two runs. --stage autoencoder trains the
 // autoencoder of package latent on the dataset's images (a KL-regularised
@@ -22,6 +24,21 @@
 // there is refused with both hashes named. --export of a latent model writes
 // one sampling file with the autoencoder's weights inside. --train-images N
 // trains on the first N training images only.
+//
+// Text to image takes one more run. --stage clip trains a mini-CLIP (package
+// clip: a small image encoder and a transformer text encoder, trained
+// contrastively by symmetric InfoNCE with a learned temperature) on the
+// dataset's images, each with a fresh caption at every draw, made from its
+// label and its measured thickness, slant and size (package
+// tutorial/captions; MNIST only), tokenised by a word-level tokenizer
+// trained on the captions and stored in the checkpoint. It takes the same
+// flags as --stage autoencoder, without the autoencoder's. --latent DIR
+// --text CLIP then trains a text-conditional latent model (the "latent-text"
+// UNet, whose transformer blocks cross-attend to the prompt's tokens) with
+// the CLIP's text encoder copied in and frozen, the caption replaced by the
+// empty prompt (the null condition) for a share --p-uncond of the examples
+// (default 0.1); it records the CLIP's SHA-256, and --export bundles the
+// autoencoder and the CLIP (for cmd/eval's CLIP score) with it.
 //
 // --class-cond makes the model class-conditional on the dataset's labels
 // (gaussians8: the mode, label k at angle kπ/4; moons: the moon; mnist and
