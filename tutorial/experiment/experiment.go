@@ -419,20 +419,9 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 	learned := vt == diffusion.Learned
 	den = diffusion.Denoiser{Prediction: pred, LearnedVariance: learned}
 	if c.Model == "unet" {
-		uc, err := unet.UNetConfigByName(c.UNet)
+		uc, err := c.unetConfig(learned)
 		if err != nil {
 			return nil, den, diffusion.TrainConfig{}, err
-		}
-		uc.LearnedVariance = learned
-		uc.Timesteps = c.Timesteps
-		d := c.DataDims() // the dataset's images, or the autoencoder's latents
-		uc.ImageSize, uc.InChannels = d[0], d[2]
-		uc.NumClasses = c.Classes()
-		switch {
-		case c.IsText():
-			uc.ContextDim = c.CLIP.Text.WithDefaults().Width
-		case uc.ContextDim > 0:
-			return nil, den, diffusion.TrainConfig{}, fmt.Errorf("experiment: the UNet %q attends to a text encoder's output; it is for text-conditional models (cmd/train --text)", c.UNet)
 		}
 		den.Fn = unet.UNet(uc)
 		if c.IsText() {
@@ -453,6 +442,29 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 	tc.TimestepSampler = c.TimestepSampler
 	tc.Loss = diffusion.LossConfig{Kind: kind, Variance: vt, Decoder: c.Decoder()}
 	return p, den, tc, nil
+}
+
+// unetConfig returns the UNet of a DDPM run: the named configuration for
+// the data's (or latents') shape, its classes, the text encoder's width as
+// the context of a text-conditional model, and learned-variance channels
+// when learned.
+func (c Config) unetConfig(learned bool) (unet.UNetConfig, error) {
+	uc, err := unet.UNetConfigByName(c.UNet)
+	if err != nil {
+		return uc, err
+	}
+	uc.LearnedVariance = learned
+	uc.Timesteps = c.Timesteps
+	d := c.DataDims() // the dataset's images, or the autoencoder's latents
+	uc.ImageSize, uc.InChannels = d[0], d[2]
+	uc.NumClasses = c.Classes()
+	switch {
+	case c.IsText():
+		uc.ContextDim = c.CLIP.Text.WithDefaults().Width
+	case uc.ContextDim > 0:
+		return uc, fmt.Errorf("experiment: the UNet %q attends to a text encoder's output; it is for text-conditional models (cmd/train --text)", c.UNet)
+	}
+	return uc, nil
 }
 
 // trainConfig returns the optimiser settings both objectives share.
