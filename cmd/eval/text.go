@@ -35,7 +35,12 @@ func textLabels(cfg experiment.Config, path string, n int, seed int64, w float64
 	if err != nil {
 		return nil, err
 	}
-	return samplers.PromptLabels(cfg, prompts, w)
+	l, err := samplers.PromptLabels(cfg, prompts, w)
+	if err != nil {
+		return nil, err
+	}
+	l.Warning = samplers.NullWarning(cfg, path, w)
+	return l, nil
 }
 
 // evalAlignment reports how well a text-conditional model's samples gen

@@ -121,3 +121,32 @@ func WriteBundle(tb testing.TB, dir, path string) {
 		tb.Fatal(err)
 	}
 }
+
+// TextModel trains, on backend b, the three parts of a tiny
+// text-conditional MNIST model on the first LatentImages training images:
+// a mini-CLIP (3 steps) in dir/clip, an autoencoder (3 steps, finished:
+// scale factor and latent cache) in dir/ae, and a text-conditional latent
+// model on both (2 steps, T = 50) in dir/ldm; it returns the three folders.
+func TextModel(tb testing.TB, b compute.Backend, dir string) (clipDir, aeDir, ldmDir string) {
+	tb.Helper()
+	clipDir, aeDir, ldmDir = filepath.Join(dir, "clip"), filepath.Join(dir, "ae"), filepath.Join(dir, "ldm")
+	cl, err := experiment.DefaultCLIP("mnist")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cl.TrainImages, cl.BatchSize = LatentImages, 8
+	Train(tb, b, cl, clipDir, 3, 8)
+	ae := experiment.DefaultAutoencoder("mnist")
+	ae.TrainImages = LatentImages
+	aePath := Train(tb, b, ae, aeDir, 3, 8)
+	if _, err := experiment.FinishAutoencoder(b, aePath, nil); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := experiment.NewText("mnist", aeDir, clipDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.TrainImages, c.Timesteps, c.BatchSize = LatentImages, 50, 8
+	Train(tb, b, c, ldmDir, 2, 8)
+	return clipDir, aeDir, ldmDir
+}

@@ -66,7 +66,20 @@ func textConditioning(cfg experiment.Config, path string, n int, s CondSettings)
 	l.Order, l.Rows = OrderPrompts, rows
 	_, reports, _ := cfg.Prompts(rows)
 	l.Warning = PromptWarnings(cfg.Tokenizer, rows, reports)
+	if w := NullWarning(cfg, path, l.Guidance); w != "" {
+		l.Warning = strings.TrimPrefix(l.Warning+"\n"+w, "\n")
+	}
 	return l, nil
+}
+
+// NullWarning returns a warning when a text-conditional model trained with
+// p_uncond 0 is guided (w ≠ 1): its null condition, the empty prompt, was
+// never trained; "" otherwise.
+func NullWarning(cfg experiment.Config, path string, w float64) string {
+	if w == 1 || cfg.PUncond > 0 {
+		return ""
+	}
+	return fmt.Sprintf("warning: %s was trained with p_uncond 0, so its null condition (the empty prompt, used by guidance w = %g) was never trained", path, w)
 }
 
 // PromptLabels returns the condition of samples with one prompt each
@@ -92,7 +105,7 @@ func PromptWarnings(tok *text.Tokenizer, prompts []string, reports []text.Report
 		case r.Words == 0:
 			lines = append(lines, fmt.Sprintf("note: %s has no words: it is the empty prompt, the null condition (the unconditional model)", name))
 			continue
-		case len(r.Unknown) == r.Words-r.Truncated:
+		case known(tok, prompts[i], r.Words-r.Truncated) == 0:
 			lines = append(lines, fmt.Sprintf("warning: %s: no word of it is in the model's %d-word vocabulary (%s): the model reads only unknown tokens", name, tok.VocabSize()-len(text.Specials), quoteAll(r.Unknown)))
 		case len(r.Unknown) > 0:
 			lines = append(lines, fmt.Sprintf("warning: %s: %s not in the model's %d-word vocabulary, read as the unknown token", name, quoteAll(r.Unknown), tok.VocabSize()-len(text.Specials)))
@@ -102,6 +115,17 @@ func PromptWarnings(tok *text.Tokenizer, prompts []string, reports []text.Report
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// known counts the words of the vocabulary among the first n words of prompt.
+func known(tok *text.Tokenizer, prompt string, n int) int {
+	k := 0
+	for _, w := range text.Words(prompt)[:n] {
+		if _, ok := tok.ID(w); ok {
+			k++
+		}
+	}
+	return k
 }
 
 func quoteAll(words []string) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/godiffusion/diffusion-models/text"
 	"github.com/godiffusion/diffusion-models/tutorial/captions"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
+	"github.com/godiffusion/diffusion-models/unet"
 )
 
 // StageCLIP is [Config.Stage] of a run that trains the mini-CLIP of
@@ -181,7 +182,9 @@ func (c Config) validateCLIP() error {
 		"prediction": c.Prediction != "", "loss": c.Loss != "", "variance": c.Variance != "", "model": c.Model != "",
 		"unet": c.UNet != "", "timestep_sampler": c.TimestepSampler != "", "class_cond": c.ClassCond,
 		"p_uncond": c.PUncond != 0, "latent": c.Latent != "", "autoencoder": c.Autoencoder != nil,
-		"text": c.Text != "", "text_sha256": c.TextSHA256 != "",
+		"autoencoder_sha256": c.AutoencoderSHA256 != "", "latent_scale": c.LatentScale != 0,
+		"autoencoder_bundled": c.AutoencoderBundled, "clip_bundled": c.CLIPBundled,
+		"mlp": c.MLP != (unet.MLPConfig{}), "text": c.Text != "", "text_sha256": c.TextSHA256 != "",
 	} {
 		if on {
 			set = append(set, name)

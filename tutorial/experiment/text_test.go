@@ -93,6 +93,9 @@ func TestCLIPValidate(t *testing.T) {
 		{"colour images", with(func(c *Config) { c.CLIP.InChannels = 3 }), []string{"28×28×3", "28×28×1"}},
 		{"no captions", with(func(c *Config) { c.Dataset = "fashion-mnist" }), []string{"fashion-mnist", "no captions"}},
 		{"negative train_images", with(func(c *Config) { c.TrainImages = -1 }), []string{"train_images"}},
+		{"latent fields", with(func(c *Config) { c.LatentScale, c.AutoencoderSHA256 = 2, "x" }), []string{"autoencoder_sha256, latent_scale"}},
+		{"bundle flags", with(func(c *Config) { c.AutoencoderBundled, c.CLIPBundled = true, true }), []string{"autoencoder_bundled, clip_bundled"}},
+		{"mlp", with(func(c *Config) { c.MLP.Hidden = 5 }), []string{"mlp"}},
 	} {
 		err := tc.c.Validate()
 		if err == nil {
