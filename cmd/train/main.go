@@ -207,28 +207,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		case f.Text != "" && f.Latent == "":
 			return errors.New("--text needs --latent: text-conditional models are latent diffusion models (train an autoencoder with --stage autoencoder first)")
 		case f.Stage == experiment.StageCLIP:
-			var notCLIP []string
-			fs.Visit(func(fl *flag.Flag) {
-				if field := flagField(fl.Name); field != "" && !slices.Contains(clipFields, field) {
-					notCLIP = append(notCLIP, "--"+fl.Name)
-				}
-			})
-			if len(notCLIP) > 0 {
-				return fmt.Errorf("%s: not for --stage clip, which takes --dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed and --train-images", strings.Join(notCLIP, ", "))
+			if err := stageFlags(fs, "clip", clipFields, "--dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed and --train-images"); err != nil {
+				return err
 			}
 			var err error
 			if c, err = experiment.DefaultCLIP(f.Dataset); err != nil {
 				return fmt.Errorf("--stage clip: %w", err)
 			}
 		case f.Stage != "":
-			var notAE []string
-			fs.Visit(func(fl *flag.Flag) {
-				if field := flagField(fl.Name); field != "" && !slices.Contains(autoencoderFields, field) {
-					notAE = append(notAE, "--"+fl.Name)
-				}
-			})
-			if len(notAE) > 0 {
-				return fmt.Errorf("%s: not for --stage autoencoder, which takes --dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed, --train-images, --kl-weight, --plain and --latent-channels", strings.Join(notAE, ", "))
+			if err := stageFlags(fs, "autoencoder", autoencoderFields, "--dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed, --train-images, --kl-weight, --plain and --latent-channels"); err != nil {
+				return err
 			}
 			c = experiment.DefaultAutoencoder(f.Dataset)
 		case f.Text != "":
@@ -441,6 +429,21 @@ func flagField(flagName string) string {
 		return "autoencoder"
 	}
 	return flagName
+}
+
+// stageFlags refuses the flags given that set a configuration field outside
+// fields, which --stage stage takes (listed in takes, for the message).
+func stageFlags(fs *flag.FlagSet, stage string, fields []string, takes string) error {
+	var not []string
+	fs.Visit(func(fl *flag.Flag) {
+		if field := flagField(fl.Name); field != "" && !slices.Contains(fields, field) {
+			not = append(not, "--"+fl.Name)
+		}
+	})
+	if len(not) > 0 {
+		return fmt.Errorf("%s: not for --stage %s, which takes %s", strings.Join(not, ", "), stage, takes)
+	}
+	return nil
 }
 
 // clipFields are the configuration fields that --stage clip takes.

@@ -149,25 +149,44 @@ func AutoencoderFile(path string) string {
 // readAutoencoder reads the autoencoder checkpoint at path and its
 // configuration, refusing anything but a finished autoencoder run.
 func readAutoencoder(path string) (*diffusion.Checkpoint, Config, error) {
+	ck, c, err := readStage(path, StageAutoencoder, "autoencoder")
+	if err != nil {
+		return nil, Config{}, err
+	}
+	if !(c.LatentScale > 0) {
+		return nil, Config{}, fmt.Errorf("experiment: the autoencoder %s has no scale factor: its training did not finish", AutoencoderFile(path))
+	}
+	return ck, c, nil
+}
+
+// readStage reads the checkpoint at path (a folder holding model.ckpt, or
+// the file) of a run of stage (what names it in messages), refusing a
+// missing file and a checkpoint of anything else.
+func readStage(path, stage, what string) (*diffusion.Checkpoint, Config, error) {
 	file := AutoencoderFile(path)
 	ck, err := diffusion.ReadCheckpoint(file)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, Config{}, fmt.Errorf("experiment: the autoencoder %s is missing (train one with cmd/train --stage autoencoder): %w", file, err)
+			return nil, Config{}, fmt.Errorf("experiment: the %s %s is missing (train one with cmd/train --stage %s): %w", what, file, stage, err)
 		}
-		return nil, Config{}, fmt.Errorf("experiment: the autoencoder: %w", err)
+		return nil, Config{}, fmt.Errorf("experiment: the %s: %w", what, err)
 	}
 	c, err := FromJSON(ck.Config)
 	if err != nil {
 		return nil, Config{}, fmt.Errorf("experiment: %s: %w", file, err)
 	}
-	if !c.IsAutoencoder() {
-		return nil, Config{}, fmt.Errorf("experiment: %s is not an autoencoder checkpoint (stage %q; train one with cmd/train --stage autoencoder)", file, c.Stage)
-	}
-	if !(c.LatentScale > 0) {
-		return nil, Config{}, fmt.Errorf("experiment: the autoencoder %s has no scale factor: its training did not finish", file)
+	if c.Stage != stage {
+		return nil, Config{}, fmt.Errorf("experiment: %s is not %s %s checkpoint (stage %q; train one with cmd/train --stage %s)", file, article(what), what, c.Stage, stage)
 	}
 	return ck, c, nil
+}
+
+// article returns "an" before a vowel, else "a".
+func article(word string) string {
+	if strings.ContainsAny(word[:1], "aeiou") {
+		return "an"
+	}
+	return "a"
 }
 
 // NewLatent returns the default configuration of a latent diffusion model on

@@ -1,7 +1,6 @@
 package experiment
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -229,22 +228,7 @@ func (c Config) validateText() error {
 // readCLIP reads the CLIP checkpoint at path (a folder holding model.ckpt,
 // or the file) and its configuration, refusing anything but a CLIP run.
 func readCLIP(path string) (*diffusion.Checkpoint, Config, error) {
-	file := AutoencoderFile(path)
-	ck, err := diffusion.ReadCheckpoint(file)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, Config{}, fmt.Errorf("experiment: the CLIP %s is missing (train one with cmd/train --stage clip): %w", file, err)
-		}
-		return nil, Config{}, fmt.Errorf("experiment: the CLIP: %w", err)
-	}
-	c, err := FromJSON(ck.Config)
-	if err != nil {
-		return nil, Config{}, fmt.Errorf("experiment: %s: %w", file, err)
-	}
-	if !c.IsCLIP() {
-		return nil, Config{}, fmt.Errorf("experiment: %s is not a CLIP checkpoint (stage %q; train one with cmd/train --stage clip)", file, c.Stage)
-	}
-	return ck, c, nil
+	return readStage(path, StageCLIP, "CLIP")
 }
 
 // NewText returns the default configuration of a text-conditional latent
