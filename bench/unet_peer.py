@@ -116,7 +116,7 @@ NAMED_PARAMS = {"reference": 1152193, "small": 195585, "latent": 713156}
 DEFAULTS = {"ImageSize": 28, "InChannels": 1, "BaseChannels": 32, "ChannelMults": [1, 2, 2],
             "NumResBlocks": 2, "AttentionResolutions": [], "NoMiddleAttention": False, "Heads": 1,
             "Dropout": 0, "GroupNormGroups": 8, "TimeEmbedding": "sinusoidal", "TimeEmbedDim": 0,
-            "Timesteps": 1000, "NumClasses": 0, "LearnedVariance": False}
+            "Timesteps": 1000, "NumClasses": 0, "LearnedVariance": False, "ContextDim": 0}
 
 
 def unet_config(spec):
@@ -143,9 +143,9 @@ def unet_config(spec):
     if not c["TimeEmbedDim"]:
         c["TimeEmbedDim"] = 4 * c["BaseChannels"]
     c["AttentionResolutions"] = list(c["AttentionResolutions"] or [])
-    if c["NumClasses"] or c["LearnedVariance"] or c["Dropout"] or c["TimeEmbedding"] != "sinusoidal":
-        raise ValueError("unet_peer: class conditioning, learned variance, dropout and the linear "
-                         f"time embedding are not mirrored here, got {given}")
+    if c["NumClasses"] or c["LearnedVariance"] or c["Dropout"] or c["TimeEmbedding"] != "sinusoidal" or c["ContextDim"]:
+        raise ValueError("unet_peer: class conditioning, learned variance, dropout, the linear time embedding "
+                         f"and cross-attention to a context are not mirrored here, got {given}")
     if c["TimeEmbedDim"] % 2:
         raise ValueError(f"unet_peer: TimeEmbedDim must be even, got {c['TimeEmbedDim']}")
     if not isinstance(c["ImageSize"], int) or c["ImageSize"] < 1:

@@ -176,6 +176,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.unet, err = unet.UNetConfigByName(o.unetName); err != nil {
 		return o, fmt.Errorf("--unet-config: %w", err)
 	}
+	if o.unet.ContextDim > 0 {
+		return o, fmt.Errorf("--unet-config %s cross-attends to a text encoder's output, which the benchmark does not feed (nor the PyTorch peer mirror); measure the unconditional UNets", o.unetName)
+	}
 	switch {
 	case len(o.activations) == 0:
 		return o, errors.New("--activation: no activation given (want relu, silu or relu,silu)")

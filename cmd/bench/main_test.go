@@ -110,6 +110,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--activation", "tanh"}, "tanh"},
 		{[]string{"--model", "cnn"}, "--model"},
 		{[]string{"--unet-config", "huge"}, "--unet-config"},
+		{[]string{"--unet-config", "latent-text"}, "cross-attends to a text"},
 		{[]string{"--unet-batch", "0"}, "--unet-batch"},
 		{[]string{"--unet-samples", "-1"}, "--unet-samples"},
 		{[]string{"--activation", ","}, "--activation"},
