@@ -61,7 +61,7 @@
 //
 // A text-conditional model's samples are drawn from prompts: a caption of
 // each of the first --samples test images (guidance --guidance, default
-// experiment.DefaultTextGuidance = 3). Besides the Fréchet distance, eval
+// experiment.DefaultTextGuidance = 2). Besides the Fréchet distance, eval
 // then reports how well they follow their prompts: the digit accuracy (the
 // share whose digit, as the classifier reads it, is the prompt's), the
 // attribute accuracy (the share of the attributes the prompts name —

@@ -84,7 +84,7 @@
 // outside the model's vocabulary are read as the unknown token, words
 // beyond the encoder's 15 are dropped, and an empty prompt (no words) is
 // the null condition, the unconditional model; each is said on stderr.
-// --guidance defaults to experiment.DefaultTextGuidance (3) for them;
+// --guidance defaults to experiment.DefaultTextGuidance (2) for them;
 // --class and --classes are refused.
 //
 // A latent diffusion model (cmd/train --latent, or the bundle that its

@@ -148,7 +148,7 @@ func TestTextConditioning(t *testing.T) {
 			t.Errorf("sample %d: ids %v, want those of %q: %v", i, row, defaults[i/2], want)
 		}
 	}
-	if d := l.Describe(); !strings.Contains(d, "2 samples a prompt") || !strings.Contains(d, `"the digit 0"`) || !strings.Contains(d, "guidance w = 3") {
+	if d := l.Describe(); !strings.Contains(d, "2 samples a prompt") || !strings.Contains(d, `"the digit 0"`) || !strings.Contains(d, "guidance w = 2") {
 		t.Errorf("Describe: %q", d)
 	}
 	obj := map[string]any{}

@@ -47,7 +47,10 @@ const CaptionMaxLen = 16
 
 // DefaultTextGuidance is the classifier-free guidance weight w with which
 // text-conditional models are sampled and evaluated when none is given.
-const DefaultTextGuidance = 3.0
+// On the pretrained MNIST model (1,000 samples from test captions), w = 1
+// reads 87% of the digits right, w = 2 99% at a Fréchet distance of 14,
+// w = 3 99.6% at 40: 2 follows the prompts without spoiling the images.
+const DefaultTextGuidance = 2.0
 
 // captionStream separates the captions' generator from the data order's.
 const captionStream = 0x51ed270b27a1f3c5
