@@ -142,7 +142,7 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 		return err
 	}
 	if l.Prompts != nil {
-		if err := evalAlignment(stdout, b, cfg, clf, gen, n, l, o.clip, obj); err != nil {
+		if err := evalAlignment(stdout, b, cfg, clf, test, gen, n, l, o.clip, obj); err != nil {
 			return err
 		}
 	}

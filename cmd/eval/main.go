@@ -227,11 +227,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// The samples: checked in full before anything runs.
 	var sampler *samplers.Sampler
 	var labels *samplers.Labels
+	cs := samplers.CondSettings{Class: *class, Classes: *classes, Guidance: *guidance, Given: given}
 	if cfg.IsText() {
-		labels, err = textLabels(cfg, path, max(nSamples, 1), *seed, *guidance, given)
+		labels, err = textLabels(cfg, path, max(nSamples, 1), *seed, cs)
 	} else {
-		labels, err = samplers.Conditioning(cfg, path, max(nSamples, 1), false, samplers.CondSettings{
-			Class: *class, Classes: *classes, Guidance: *guidance, Given: given})
+		labels, err = samplers.Conditioning(cfg, path, max(nSamples, 1), false, cs)
 	}
 	if err != nil {
 		return err

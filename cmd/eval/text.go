@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -15,41 +14,28 @@ import (
 	"github.com/godiffusion/diffusion-models/tutorial/captions"
 	"github.com/godiffusion/diffusion-models/tutorial/classifier"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
+	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 )
 
 // textLabels returns the prompts of a text-conditional model's n samples:
 // captions of the first n test images (experiment.TestCaptions, drawn with
-// seed), under guidance w (experiment.DefaultTextGuidance unless given).
-func textLabels(cfg experiment.Config, path string, n int, seed int64, w float64, given map[string]bool) (*samplers.Labels, error) {
-	for _, fl := range []string{"class", "classes"} {
-		if given[fl] {
-			return nil, fmt.Errorf("--%s: the checkpoint %s is text-conditional: its samples are drawn from captions of the test images, not class labels", fl, path)
-		}
-	}
-	if !given["guidance"] {
-		w = experiment.DefaultTextGuidance
-	} else if !(w >= 0) || math.IsInf(w, 0) {
-		return nil, fmt.Errorf("--guidance must be a finite number ≥ 0 (1: no guidance, 0: the unconditional model), got %g", w)
-	}
+// seed), under the guidance of s (experiment.DefaultTextGuidance unless
+// given); the class flags of s are refused.
+func textLabels(cfg experiment.Config, path string, n int, seed int64, s samplers.CondSettings) (*samplers.Labels, error) {
 	prompts, _, _, err := experiment.TestCaptions(cfg.Dataset, n, seed)
 	if err != nil {
 		return nil, err
 	}
-	l, err := samplers.PromptLabels(cfg, prompts, w)
-	if err != nil {
-		return nil, err
-	}
-	l.Warning = samplers.NullWarning(cfg, path, w)
-	return l, nil
+	return samplers.CaptionConditioning(cfg, path, prompts, s, "its samples are drawn from captions of the test images, not class labels")
 }
 
 // evalAlignment reports how well a text-conditional model's samples gen
-// (n images) follow their prompts: the digit accuracy and the attribute
+// (n images) follow their prompts, captions of the test images test: the digit accuracy and the attribute
 // accuracy (captions.Align, against the test images' digits and measured
 // levels for the chance level) and the CLIP score, the mean cosine
 // similarity of each sample's and its prompt's CLIP embeddings, beside that
 // of the real test images whose captions the prompts are.
-func evalAlignment(stdout io.Writer, b compute.Backend, cfg experiment.Config, clf *classifier.Classifier, gen []float32, n int,
+func evalAlignment(stdout io.Writer, b compute.Backend, cfg experiment.Config, clf *classifier.Classifier, test *mnist.Set, gen []float32, n int,
 	l *samplers.Labels, cm *clip.Model, obj map[string]any) error {
 	pred, err := clf.Predict(b, gen)
 	if err != nil {
@@ -59,7 +45,7 @@ func evalAlignment(stdout io.Writer, b compute.Backend, cfg experiment.Config, c
 	for i, p := range pred {
 		digits[i] = int(p)
 	}
-	_, cp, test, err := experiment.TestCaptions(cfg.Dataset, 0, 0)
+	cp, err := experiment.NewCaptioner(test, 0) // the test images' digits and measured levels
 	if err != nil {
 		return err
 	}

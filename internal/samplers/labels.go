@@ -94,12 +94,9 @@ func Conditioning(cfg experiment.Config, path string, n int, classMajor bool, s 
 	if s.Given["class"] && s.Given["classes"] {
 		return nil, fmt.Errorf("--class and --classes exclude each other: --class %d gives every sample that label, --classes cycles through all %d", s.Class, k)
 	}
-	w := 1.0
-	if s.Given["guidance"] {
-		w = s.Guidance
-		if !(w >= 0) || math.IsInf(w, 0) {
-			return nil, fmt.Errorf("--guidance must be a finite number ≥ 0 (1: no guidance, 0: the unconditional model), got %g", w)
-		}
+	w, err := s.weight(1)
+	if err != nil {
+		return nil, err
 	}
 	l := &Labels{K: k, Class: -1, Guidance: w}
 	switch {
@@ -124,6 +121,18 @@ func Conditioning(cfg experiment.Config, path string, n int, classMajor bool, s 
 		l.Warning = fmt.Sprintf("warning: %s was trained with p_uncond 0, so its null condition ∅ (used by guidance and --classes=false) was never trained", path)
 	}
 	return l, nil
+}
+
+// weight returns the guidance weight: --guidance when given (a finite
+// number ≥ 0), else def.
+func (s CondSettings) weight(def float64) (float64, error) {
+	if !s.Given["guidance"] {
+		return def, nil
+	}
+	if w := s.Guidance; !(w >= 0) || math.IsInf(w, 0) {
+		return 0, fmt.Errorf("--guidance must be a finite number ≥ 0 (1: no guidance, 0: the unconditional model), got %g", w)
+	}
+	return s.Guidance, nil
 }
 
 // Cycle returns the labels of n samples cycling through k classes, and

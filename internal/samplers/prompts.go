@@ -2,7 +2,6 @@ package samplers
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/godiffusion/diffusion-models/text"
@@ -35,17 +34,9 @@ func DefaultPrompts() []string {
 // content: unknown words, truncation and the empty prompt (the null
 // condition) are named in Warning.
 func textConditioning(cfg experiment.Config, path string, n int, s CondSettings) (*Labels, error) {
-	for _, fl := range []string{"class", "classes"} {
-		if s.Given[fl] {
-			return nil, fmt.Errorf("--%s: the checkpoint %s is text-conditional: it takes prompts (--prompt, --prompts-file), not class labels", fl, path)
-		}
-	}
-	w := float64(experiment.DefaultTextGuidance)
-	if s.Given["guidance"] {
-		w = s.Guidance
-		if !(w >= 0) || math.IsInf(w, 0) {
-			return nil, fmt.Errorf("--guidance must be a finite number ≥ 0 (1: no guidance, 0: the unconditional model), got %g", w)
-		}
+	w, err := s.textWeight(path, "it takes prompts (--prompt, --prompts-file), not class labels")
+	if err != nil {
+		return nil, err
 	}
 	rows := s.Prompts
 	if len(rows) == 0 {
@@ -80,6 +71,37 @@ func NullWarning(cfg experiment.Config, path string, w float64) string {
 		return ""
 	}
 	return fmt.Sprintf("warning: %s was trained with p_uncond 0, so its null condition (the empty prompt, used by guidance w = %g) was never trained", path, w)
+}
+
+// textWeight refuses the class flags for the text-conditional checkpoint at
+// path (why says what it takes instead) and returns the guidance weight:
+// --guidance, or experiment.DefaultTextGuidance.
+func (s CondSettings) textWeight(path, why string) (float64, error) {
+	for _, fl := range []string{"class", "classes"} {
+		if s.Given[fl] {
+			return 0, fmt.Errorf("--%s: the checkpoint %s is text-conditional: %s", fl, path, why)
+		}
+	}
+	return s.weight(experiment.DefaultTextGuidance)
+}
+
+// CaptionConditioning returns the condition of samples of a text-conditional
+// checkpoint with one prompt each (OrderPerSample), such as captions of test
+// images, after the flags' checks of Conditioning: the class flags are
+// refused, and the guidance weight is --guidance or
+// experiment.DefaultTextGuidance. why says, in the refusal, what the
+// samples are drawn from instead of class labels.
+func CaptionConditioning(cfg experiment.Config, path string, prompts []string, s CondSettings, why string) (*Labels, error) {
+	w, err := s.textWeight(path, why)
+	if err != nil {
+		return nil, err
+	}
+	l, err := PromptLabels(cfg, prompts, w)
+	if err != nil {
+		return nil, err
+	}
+	l.Warning = NullWarning(cfg, path, w)
+	return l, nil
 }
 
 // PromptLabels returns the condition of samples with one prompt each

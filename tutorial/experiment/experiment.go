@@ -505,17 +505,11 @@ func (c Config) BuildScore() (score.SDE, score.ScoreFn, diffusion.TrainConfig, e
 	}
 	var net diffusion.ModelFn
 	if c.Model == "unet" {
-		uc, err := unet.UNetConfigByName(c.UNet)
+		uc, err := c.unetConfig(false)
 		if err != nil {
 			return nil, nil, diffusion.TrainConfig{}, err
 		}
 		uc.Timesteps = 1000 // the linear time embedding sees 999 t / 1000 ∈ [0, 1)
-		d := c.DataDims()
-		uc.ImageSize, uc.InChannels = d[0], d[2]
-		uc.NumClasses = c.Classes()
-		if uc.ContextDim > 0 {
-			return nil, nil, diffusion.TrainConfig{}, fmt.Errorf("experiment: the UNet %q attends to a text encoder's output; it is for text-conditional latent models (cmd/train --text)", c.UNet)
-		}
 		net = unet.UNet(uc)
 	} else {
 		mlp := c.MLP

@@ -17,6 +17,7 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
+	"github.com/godiffusion/diffusion-models/unet"
 )
 
 // StageAutoencoder is [Config.Stage] of a run that trains the autoencoder
@@ -75,19 +76,8 @@ func (c Config) validateAutoencoder() error {
 	if err := fitsImages(*c.Autoencoder, c.Dataset, c.ImageDims()); err != nil {
 		return err
 	}
-	var set []string
-	for name, on := range map[string]bool{
-		"objective": c.Objective != "", "sde": c.SDE != "", "timesteps": c.Timesteps != 0, "schedule": c.Schedule != "",
-		"prediction": c.Prediction != "", "loss": c.Loss != "", "variance": c.Variance != "", "model": c.Model != "",
-		"unet": c.UNet != "", "timestep_sampler": c.TimestepSampler != "", "class_cond": c.ClassCond,
-		"p_uncond": c.PUncond != 0, "latent": c.Latent != "", "autoencoder_sha256": c.AutoencoderSHA256 != "",
-	} {
-		if on {
-			set = append(set, name)
-		}
-	}
-	if len(set) > 0 {
-		return fmt.Errorf("experiment: %s: diffusion settings, which an autoencoder run does not use", strings.Join(slices.Sorted(slices.Values(set)), ", "))
+	if set := c.setFields(diffusionFields...); len(set) > 0 {
+		return fmt.Errorf("experiment: %s: diffusion settings, which an autoencoder run does not use", strings.Join(set, ", "))
 	}
 	if c.BatchSize <= 0 {
 		return fmt.Errorf("experiment: batch size must be > 0, got %d", c.BatchSize)
@@ -96,6 +86,33 @@ func (c Config) validateAutoencoder() error {
 		return err
 	}
 	return c.trainConfig().Validate()
+}
+
+// diffusionFields are the fields (JSON names) of a diffusion run that the
+// stages (autoencoder, CLIP) leave unset.
+var diffusionFields = []string{"objective", "sde", "timesteps", "schedule", "prediction", "loss", "variance", "model",
+	"unet", "timestep_sampler", "class_cond", "p_uncond", "latent", "autoencoder_sha256"}
+
+// setFields returns, sorted, the fields among names (JSON names, each one
+// of those listed here) that c sets.
+func (c Config) setFields(names ...string) []string {
+	on := map[string]bool{
+		"objective": c.Objective != "", "sde": c.SDE != "", "timesteps": c.Timesteps != 0, "schedule": c.Schedule != "",
+		"prediction": c.Prediction != "", "loss": c.Loss != "", "variance": c.Variance != "", "model": c.Model != "",
+		"unet": c.UNet != "", "timestep_sampler": c.TimestepSampler != "", "class_cond": c.ClassCond,
+		"p_uncond": c.PUncond != 0, "latent": c.Latent != "", "autoencoder": c.Autoencoder != nil,
+		"autoencoder_sha256": c.AutoencoderSHA256 != "", "latent_scale": c.LatentScale != 0,
+		"autoencoder_bundled": c.AutoencoderBundled, "clip_bundled": c.CLIPBundled,
+		"mlp": c.MLP != (unet.MLPConfig{}), "text": c.Text != "", "text_sha256": c.TextSHA256 != "",
+	}
+	var set []string
+	for _, name := range names {
+		if on[name] {
+			set = append(set, name)
+		}
+	}
+	slices.Sort(set)
+	return set
 }
 
 // fitsImages reports whether the autoencoder ae takes the images of dataset (dims).

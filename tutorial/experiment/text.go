@@ -18,7 +18,6 @@ import (
 	"github.com/godiffusion/diffusion-models/text"
 	"github.com/godiffusion/diffusion-models/tutorial/captions"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
-	"github.com/godiffusion/diffusion-models/unet"
 )
 
 // StageCLIP is [Config.Stage] of a run that trains the mini-CLIP of
@@ -178,22 +177,9 @@ func (c Config) validateCLIP() error {
 	if d := c.ImageDims(); cc.ImageSize != d[0] || cc.InChannels != d[2] {
 		return fmt.Errorf("experiment: the CLIP takes %d×%d×%d images but %s has %d×%d×%d", cc.ImageSize, cc.ImageSize, cc.InChannels, c.Dataset, d[0], d[1], d[2])
 	}
-	var set []string
-	for name, on := range map[string]bool{
-		"objective": c.Objective != "", "sde": c.SDE != "", "timesteps": c.Timesteps != 0, "schedule": c.Schedule != "",
-		"prediction": c.Prediction != "", "loss": c.Loss != "", "variance": c.Variance != "", "model": c.Model != "",
-		"unet": c.UNet != "", "timestep_sampler": c.TimestepSampler != "", "class_cond": c.ClassCond,
-		"p_uncond": c.PUncond != 0, "latent": c.Latent != "", "autoencoder": c.Autoencoder != nil,
-		"autoencoder_sha256": c.AutoencoderSHA256 != "", "latent_scale": c.LatentScale != 0,
-		"autoencoder_bundled": c.AutoencoderBundled, "clip_bundled": c.CLIPBundled,
-		"mlp": c.MLP != (unet.MLPConfig{}), "text": c.Text != "", "text_sha256": c.TextSHA256 != "",
-	} {
-		if on {
-			set = append(set, name)
-		}
-	}
-	if len(set) > 0 {
-		return fmt.Errorf("experiment: %s: settings a CLIP run does not use", strings.Join(slices.Sorted(slices.Values(set)), ", "))
+	unused := append(slices.Clone(diffusionFields), "autoencoder", "latent_scale", "autoencoder_bundled", "clip_bundled", "mlp", "text", "text_sha256")
+	if set := c.setFields(unused...); len(set) > 0 {
+		return fmt.Errorf("experiment: %s: settings a CLIP run does not use", strings.Join(set, ", "))
 	}
 	if c.BatchSize < 2 {
 		return fmt.Errorf("experiment: a CLIP batch needs ≥ 2 examples (the others are each one's negatives), got %d", c.BatchSize)
@@ -359,7 +345,7 @@ type captionData struct {
 
 func (d captionData) Batch(step int64, b int) (*tensors.Tensor, cond.Condition, error) {
 	idx := d.b.Indices(step, b)
-	px, _ := d.b.Batch(step, b)
+	px, _ := d.b.Gather(idx)
 	x := tensors.FromFlatDataAndDimensions(px, append([]int{len(idx)}, d.dims...)...)
 	ids, _ := d.tok.EncodeBatch(d.cap.Captions(step, idx))
 	return x, cond.Condition{Inputs: map[string]*tensors.Tensor{cond.Text: ids}}, nil

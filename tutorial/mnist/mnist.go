@@ -232,7 +232,12 @@ func NewBatches(s *Set, seed uint64) *Batches { return &Batches{set: s, seed: se
 // returns it with the labels. Batches never straddle epochs: each epoch uses
 // ⌊N/batchSize⌋ full batches.
 func (b *Batches) Batch(step int64, batchSize int) (pixels []float32, labels []uint8) {
-	idx := b.Indices(step, batchSize)
+	return b.Gather(b.Indices(step, batchSize))
+}
+
+// Gather copies the images at positions idx of the set (such as those of
+// [Batches.Indices]) into a new slice and returns it with their labels.
+func (b *Batches) Gather(idx []int) (pixels []float32, labels []uint8) {
 	size := b.set.ImageSize()
 	pixels = make([]float32, len(idx)*size)
 	labels = make([]uint8, len(idx))
