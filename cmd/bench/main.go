@@ -50,6 +50,12 @@
 // side's convolution formulation and streams ([unet.ConvKindFor],
 // [unet.StreamsFor]).
 //
+// --json adds, as the last line of stdout, one JSON object with the
+// Go/PyTorch ratios train_ratio, sample_ratio (medians) and memory_ratio
+// (peak resident memory) of the UNet (or, without it, of the last MLP
+// activation), and every part's absolute figures; a ratio is null when the
+// peer did not run.
+//
 // The pure-Go backend's matrix products are many times faster when Go is
 // built with GOEXPERIMENT=simd; the command warns loudly when it was not.
 package main
@@ -110,6 +116,7 @@ type options struct {
 	noPeer         bool
 	requirePeer    bool
 	cpuProfile     string
+	jsonOut        bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -140,6 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	})
 	fs.BoolVar(&o.noPeer, "no-peer", false, "time the Go side only")
 	fs.BoolVar(&o.requirePeer, "require-peer", false, "fail when the PyTorch peer cannot run")
+	fs.BoolVar(&o.jsonOut, "json", false, "after the table, print one JSON object as the last line of stdout: train_ratio, sample_ratio, memory_ratio (Go/PyTorch: medians, peak RSS) of the headline model (the UNet when measured) and every figure behind them, per model")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed Go training steps to FILE, with -ACTIVATION (MLP) or -unet inserted before the extension")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -367,5 +375,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	writeReport(stdout, env, o, parts)
+	if o.jsonOut {
+		return writeJSON(stdout, env, parts)
+	}
 	return nil
 }
