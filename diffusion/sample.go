@@ -44,6 +44,10 @@ type SampleOptions struct {
 	// step number k (0-based), the time reached, the new state x and the x̂₀
 	// the step used (nil for steps that have none), for the whole batch.
 	OnStep func(batch, k int, t float64, x, x0 *tensors.Tensor)
+	// Stop, if set, interrupts [Run] (and [Sample]) when it is closed (a nil
+	// channel never does): it is checked after every step, and Run then
+	// returns no result and an error wrapping [ErrInterrupted].
+	Stop <-chan struct{}
 }
 
 // Result is what a run produced.
@@ -90,7 +94,8 @@ func Sample(backend compute.Backend, store *model.Store, m Model, s Solver, n in
 // loop of the package. A solver with a Label() string method names the
 // progress bar ("sampling" otherwise). It splits the examples into batches, starts each
 // from prior noise (or opts.Start), and feeds the solver's queries to the
-// model until the solver is done.
+// model until the solver is done. Closing opts.Stop interrupts it after the
+// step in progress, with an error wrapping [ErrInterrupted].
 func Run(backend compute.Backend, store *model.Store, m Model, s Solver, n int, dims []int, opts SampleOptions) (*Result, error) {
 	d, err := NewDriver(backend, store, m, s, dims, opts)
 	if err != nil {
@@ -135,6 +140,10 @@ func Run(backend compute.Backend, store *model.Store, m Model, s Solver, n int, 
 			}
 			if b.stepper.Len() > 0 {
 				bar.Add(1, "")
+			}
+			if stopped(opts.Stop) {
+				bar.Done()
+				return nil, fmt.Errorf("diffusion: sampling stopped at step %d of batch %d: %w", b.steps, batch+1, ErrInterrupted)
 			}
 		}
 		if b.stepper.Len() == 0 {

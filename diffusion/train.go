@@ -289,10 +289,18 @@ func (tr *Trainer) buildExec(c cond.Condition) error {
 			return fmt.Errorf("diffusion: the frozen scope %q has no weights: preload them (Trainer.Preload) before the first step", f)
 		}
 	}
+	var err error
+	tr.exec, err = tr.newStepExec(c)
+	tr.condNames, tr.condNull = c.Names(), c.Null != nil
+	return err
+}
+
+// newStepExec returns an executor of the training step (stepGraph) for
+// batches conditioned like c.
+func (tr *Trainer) newStepExec(c cond.Condition) (*model.Exec, error) {
 	names, hasNull := c.Names(), c.Null != nil
 	withT := tr.lossFn == nil
-	var err error
-	tr.exec, err = model.NewExec(tr.backend, tr.store, func(scope *model.Scope, in []*Node) []*Node {
+	return model.NewExec(tr.backend, tr.store, func(scope *model.Scope, in []*Node) []*Node {
 		x0, rest := in[0], in[1:]
 		var t, w *Node
 		if withT {
@@ -302,8 +310,6 @@ func (tr *Trainer) buildExec(c cond.Condition) error {
 		loss, per, norm, terms := tr.stepGraph(scope, x0, t, w, cn)
 		return append([]*Node{loss, per, norm}, terms...)
 	})
-	tr.condNames, tr.condNull = names, hasNull
-	return err
 }
 
 // stepGraph is one optimisation step: loss, gradients, clipping, Adam(W),
@@ -645,10 +651,26 @@ type RunOptions struct {
 	Progress io.Writer
 	// OnStep, if set, is called after every step.
 	OnStep func(step int64, r StepResult)
+	// Stop, if set, interrupts training when it is closed (a nil channel
+	// never does): Run finishes the step in progress, writes a checkpoint of
+	// the state after that step (when CheckpointPath is set; it is written
+	// atomically, like every checkpoint) and returns an error wrapping
+	// [ErrInterrupted]. Resuming from that checkpoint continues exactly as
+	// the uninterrupted run would have. It is checked after every step; when
+	// the step in progress is the last one, Run simply completes (returning
+	// nil, with the final checkpoint written).
+	Stop <-chan struct{}
 }
+
+// ErrInterrupted is wrapped by the error [Trainer.Run] returns when
+// [RunOptions.Stop] is closed before the last step, and by the error
+// [Run] (sampling) returns when [SampleOptions.Stop] is closed.
+var ErrInterrupted = errors.New("interrupted")
 
 // Run trains until opts.Steps. A non-finite loss stops training with an
 // error and does not write a checkpoint, leaving the last good one in place.
+// Closing opts.Stop interrupts it after the step in progress (see
+// [RunOptions.Stop]).
 func (tr *Trainer) Run(data Data, opts RunOptions) error {
 	if opts.BatchSize <= 0 {
 		return fmt.Errorf("diffusion: batch size must be > 0, got %d", opts.BatchSize)
@@ -672,6 +694,7 @@ func (tr *Trainer) Run(data Data, opts RunOptions) error {
 	for tr.step < opts.Steps {
 		x0, c, err := data.Batch(tr.step, opts.BatchSize)
 		if err != nil {
+			bar.Done()
 			return fmt.Errorf("diffusion: batch for step %d: %w", tr.step+1, err)
 		}
 		r, err := tr.TrainStep(x0, c)
@@ -690,6 +713,13 @@ func (tr *Trainer) Run(data Data, opts RunOptions) error {
 			opts.OnStep(tr.step, r)
 		}
 		bar.Add(1, status)
+		if tr.step < opts.Steps && stopped(opts.Stop) {
+			bar.Done()
+			if err := save(); err != nil {
+				return err
+			}
+			return fmt.Errorf("diffusion: training stopped after step %d of %d: %w", tr.step, opts.Steps, ErrInterrupted)
+		}
 		if opts.CheckpointEvery > 0 && tr.step%opts.CheckpointEvery == 0 && tr.step < opts.Steps {
 			if err := save(); err != nil {
 				return err
@@ -698,6 +728,16 @@ func (tr *Trainer) Run(data Data, opts RunOptions) error {
 	}
 	bar.Done()
 	return save()
+}
+
+// stopped reports, without blocking, whether stop is closed (never for nil).
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // runningMean is the progress bar's running mean: 0.98·m + 0.02·v, or v

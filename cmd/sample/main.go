@@ -132,6 +132,11 @@
 // corrupt checkpoints) exits non-zero with a message naming the problem and
 // writes nothing. Outputs are written atomically: on any error nothing is
 // left half-written.
+//
+// The first Ctrl-C (SIGINT) or SIGTERM stops sampling after the step in
+// progress, writes nothing and exits with status 130 ("sample: interrupted;
+// nothing written"); once the outputs are being written, they are finished
+// first. A second Ctrl-C aborts at once. Other errors exit with status 1.
 package main
 
 import (
@@ -144,12 +149,15 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
+	"github.com/godiffusion/diffusion-models/internal/interrupt"
+	"github.com/godiffusion/diffusion-models/internal/memcheck"
 	"github.com/godiffusion/diffusion-models/internal/samplers"
 	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
@@ -161,9 +169,17 @@ import (
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "sample:", err)
-		os.Exit(1)
+		os.Exit(interrupt.ExitStatus(err)) // 130 for an interrupt, else 1
 	}
 }
+
+// errInterrupted is the error of a run stopped by SIGINT or SIGTERM before
+// it wrote anything.
+var errInterrupted = &interrupt.Error{Msg: "interrupted; nothing written"}
+
+// onStep, if set, is called after every sampling step (tests use it to
+// deliver signals at a known step).
+var onStep func(batch, k int, t float64, x, x0 *tensors.Tensor)
 
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
@@ -215,6 +231,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return errors.New("--out is required")
 	case *n <= 0:
 		return fmt.Errorf("--num-samples must be > 0, got %d", *n)
+	case *n > diffusion.MaxBatch:
+		return fmt.Errorf("--num-samples %d: at most %d in one run", *n, diffusion.MaxBatch)
 	case *batch < 0:
 		return fmt.Errorf("--batch-size must be ≥ 0, got %d", *batch)
 	}
@@ -280,8 +298,45 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// Refused before any graph runs: a batch that cannot fit would otherwise
+	// end the process in the middle of sampling.
+	opts := diffusion.SampleOptions{Seed: *seed, BatchSize: *batch}
+	k0, what := *n, fmt.Sprintf("sampling %d examples in one batch", *n)
+	if *batch > 0 && *batch < *n {
+		k0, what = *batch, fmt.Sprintf("sampling %d examples in batches of %d", *n, *batch)
+	}
+	if err := memcheck.Check(b, what, "--batch-size", k0, func(k int) (float64, error) {
+		o := opts
+		o.BatchSize = k
+		return samplers.Memory(b, ck.Store, s, labels, *n, cfg.DataDims(), o)
+	}); err != nil {
+		return err
+	}
+	// The first SIGINT or SIGTERM stops sampling after the step in progress
+	// and writes nothing; once the outputs are being written (atomically),
+	// they are finished. The second signal ends the process at once.
+	var mu sync.Mutex
+	var signalled, writing bool
+	stop, release := interrupt.Watch(func(sig os.Signal) {
+		mu.Lock()
+		defer mu.Unlock()
+		signalled = true
+		nl := ""
+		if progressW != nil {
+			nl = "\n" // off the progress bar's line
+		}
+		if writing {
+			fmt.Fprintf(stderr, "%ssample: %v: finishing the outputs being written (press Ctrl-C again to abort at once)\n", nl, sig)
+		} else {
+			fmt.Fprintf(stderr, "%ssample: %v: stopping after the current step; nothing will be written (press Ctrl-C again to abort at once)\n", nl, sig)
+		}
+	})
+	defer release()
 	x, res, took, err := samplers.Draw(b, ck.Store, s, labels, *n, cfg.DataDims(), diffusion.SampleOptions{
-		Seed: *seed, BatchSize: *batch, Progress: progressW})
+		Seed: *seed, BatchSize: *batch, Progress: progressW, Stop: stop, OnStep: onStep})
+	if errors.Is(err, diffusion.ErrInterrupted) {
+		return errInterrupted
+	}
 	if err != nil {
 		return err
 	}
@@ -292,6 +347,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		x = tensors.FromFlatDataAndDimensions(img, append([]int{*n}, cfg.ImageDims()...)...)
 	}
+	mu.Lock()
+	if signalled {
+		mu.Unlock()
+		return errInterrupted
+	}
+	writing = true
+	mu.Unlock()
 	fmt.Fprintf(stdout, "%d samples from %s (step %d, %s weights; %s) with %s: %s, in %s\n",
 		*n, path, ck.Checkpoint.Step, ck.Weights, s.ModelDesc, s.Desc, samplers.Evaluations(res), took)
 	if d := labels.Describe(); d != "" {
@@ -485,13 +547,31 @@ func split(pts []toy2d.Point) (xs, ys []float64) {
 	return xs, ys
 }
 
+// maxPromptsFile bounds the size of a prompts file (a prompt is a short
+// caption; each one samples a row of images).
+const maxPromptsFile = 1 << 20
+
 // readPrompts reads a prompts file: one prompt a line, blank lines and
 // lines starting with # skipped.
 func readPrompts(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--prompts-file: %w", err)
 	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPromptsFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--prompts-file %s: %w", path, err)
+	}
+	if len(data) > maxPromptsFile {
+		return nil, fmt.Errorf("--prompts-file %s is larger than %d bytes: not a file of prompts", path, maxPromptsFile)
+	}
+	return parsePrompts(path, data)
+}
+
+// parsePrompts returns the prompts of the prompts file path (which only
+// names it in errors) holding data.
+func parsePrompts(path string, data []byte) ([]string, error) {
 	var out []string
 	for line := range strings.Lines(string(data)) {
 		line = strings.TrimRight(line, "\r\n")

@@ -73,6 +73,8 @@ func TestSampleBadInput(t *testing.T) {
 		{[]string{"--model-path", dir, "--sampler", "ddim", "--sample-steps", "500"}, "500"},
 		{[]string{"--model-path", dir, "--variance", "learned"}, "learn"},
 		{[]string{"--model-path", dir, "--spacing", "random"}, "random"},
+		{[]string{"--model-path", dir, "--num-samples", "100000000"}, "try --batch-size"},
+		{[]string{"--model-path", dir, "--num-samples", "2000000000"}, "--num-samples 2000000000: at most"},
 	}
 	for _, c := range cases {
 		base := filepath.Join(t.TempDir(), "out")

@@ -66,6 +66,13 @@
 // exactly where it stopped, after checking that the flags given agree with the
 // checkpoint's configuration. A NaN or Inf loss stops training with an error
 // and leaves the last checkpoint untouched.
+//
+// The first Ctrl-C (SIGINT) or SIGTERM finishes the step in progress, writes
+// the checkpoint, prints the step reached and the exact command that resumes
+// the run (the same arguments plus --resume, quoted for the shell) and exits
+// with status 130; the resumed run ends exactly where the uninterrupted one
+// would have. A second Ctrl-C aborts at once, leaving the previous checkpoint
+// (a checkpoint is never left half-written). Other errors exit with status 1.
 package main
 
 import (
@@ -76,11 +83,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/internal/interrupt"
+	"github.com/godiffusion/diffusion-models/internal/memcheck"
 	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/text"
@@ -95,8 +106,37 @@ const CheckpointName = "model.ckpt"
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(1)
+		os.Exit(interrupt.ExitStatus(err)) // 130 for an interrupt, else 1
 	}
+}
+
+// onStep, if set, is called after every training step (tests use it to
+// deliver signals at a known step).
+var onStep func(step int64)
+
+// resumeCommand is the shell command that resumes an interrupted run of
+// cmd/train with args: the same program and arguments, plus --resume unless
+// they already resume.
+func resumeCommand(args []string) string {
+	resumes := false
+	for _, a := range args {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") || name != "resume" {
+			continue
+		}
+		resumes = true
+		if hasVal {
+			resumes, _ = strconv.ParseBool(val)
+		}
+	}
+	out := slices.Clone(args)
+	if !resumes {
+		out = append(out, "--resume")
+	}
+	return interrupt.Command(interrupt.Program("train"), out)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -130,7 +170,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.TrainImages, "train-images", 0, "images: train on the first N images of the training split only (0: all)")
 	steps := fs.Int64("steps", 3000, "total optimisation steps")
 	out := fs.String("out", "", "output folder (required)")
-	resume := fs.Bool("resume", false, "continue the run in --out")
+	resume := fs.Bool("resume", false, "continue the run in --out (Ctrl-C during training finishes the step, writes the checkpoint and prints the command that resumes it)")
 	every := fs.Int64("checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	export := fs.String("export", "", "also write a sampling-only checkpoint (EMA weights, no optimizer state; a latent model's with its autoencoder) to this file; with --resume at --steps, only export")
@@ -305,6 +345,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "train: resuming %s at step %d\n", ckptPath, restored.Step)
 	}
+	// Refused before any graph runs: a batch that cannot fit would otherwise
+	// end the process in the middle of the first step.
+	if err := memcheck.Check(b, fmt.Sprintf("a training step on a batch of %d", c.BatchSize), "--batch-size", c.BatchSize,
+		func(n int) (float64, error) { return tr.StepMemory(data, n) }); err != nil {
+		return err
+	}
 	objective := fmt.Sprintf("T=%d %s schedule, %s prediction, %s loss", c.Timesteps, c.Schedule, c.Prediction, c.Loss)
 	if c.IsLatent() {
 		d := c.DataDims()
@@ -340,10 +386,35 @@ func run(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	startStep := tr.Steps()
 	cfgJSON := c.JSON()
+	// The first SIGINT or SIGTERM finishes the step in progress and writes
+	// the checkpoint; the second ends the process at once (the checkpoint is
+	// written atomically, so the previous one is then left in place).
+	var reached atomic.Int64 // the last step completed
+	reached.Store(startStep)
+	stop, release := interrupt.Watch(func(sig os.Signal) {
+		nl := ""
+		if progressW != nil {
+			nl = "\n" // off the progress bar's line
+		}
+		fmt.Fprintf(stderr, "%strain: %v: finishing step %d and writing the checkpoint (press Ctrl-C again to abort at once)\n",
+			nl, sig, reached.Load()+1)
+	})
+	defer release()
 	err = tr.Run(data, diffusion.RunOptions{
 		Steps: *steps, BatchSize: c.BatchSize, Config: cfgJSON, Progress: progressW,
-		CheckpointPath: ckptPath, CheckpointEvery: *every,
+		CheckpointPath: ckptPath, CheckpointEvery: *every, Stop: stop,
+		OnStep: func(step int64, _ diffusion.StepResult) {
+			if onStep != nil {
+				onStep(step) // a signal it sends arrives during this step
+			}
+			reached.Store(step)
+		},
 	})
+	release()
+	if errors.Is(err, diffusion.ErrInterrupted) {
+		return &interrupt.Error{Msg: fmt.Sprintf("interrupted at step %d of %d; checkpoint %s; to resume, run:\n  %s",
+			tr.Steps(), *steps, ckptPath, resumeCommand(args))}
+	}
 	if err != nil {
 		return err
 	}

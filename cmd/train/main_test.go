@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
+	"github.com/godiffusion/diffusion-models/internal/memcheck"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 )
 
@@ -121,6 +123,10 @@ func TestTrainBadInput(t *testing.T) {
 		{[]string{"--dataset", "swissroll", "--class-cond"}, "no class labels"},
 		{[]string{"--class-cond", "--p-uncond", "1"}, "p_uncond"},
 		{[]string{"extra-argument"}, "extra-argument"},
+		// Refused before a graph runs, with a batch that fits (the MLP's
+		// step needs ~1 TiB at 1e8 examples: no test machine has it).
+		{[]string{"--batch-size", "100000000"}, "try --batch-size"},
+		{[]string{"--batch-size", "2000000000"}, "batch size must be 1 to 1073741824"},
 	}
 	for _, c := range cases {
 		dir := filepath.Join(t.TempDir(), "run")
@@ -137,6 +143,30 @@ func TestTrainBadInput(t *testing.T) {
 	}
 	if _, err := train(t, "--out", t.TempDir(), "--resume", "--steps", "5"); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
 		t.Errorf("--resume without a checkpoint: error %v", err)
+	}
+}
+
+// TestTrainMemoryRefused checks the refusal when memory is short (the
+// available memory set through memcheck.EnvVar): an error that wraps
+// ErrNotEnoughMemory, names both figures and a batch size, and writes nothing.
+func TestTrainMemoryRefused(t *testing.T) {
+	t.Setenv(memcheck.EnvVar, "1MiB")
+	dir := filepath.Join(t.TempDir(), "run")
+	_, err := train(t, append(append([]string{"--out", dir}, tiny...), "--batch-size", "100000")...)
+	if !errors.Is(err, memcheck.ErrNotEnoughMemory) {
+		t.Fatalf("error %v, want ErrNotEnoughMemory", err)
+	}
+	for _, want := range []string{"a training step on a batch of 100000 needs about", "only 1 MiB is available (" + memcheck.EnvVar + ")", "try --batch-size"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("%s was created despite the refusal", dir)
+	}
+	t.Setenv(memcheck.EnvVar, "off")
+	if _, err := train(t, append(append([]string{"--out", dir}, tiny...), "--batch-size", "100000", "--steps", "1")...); err != nil {
+		t.Errorf("with the check off: %v", err)
 	}
 }
 

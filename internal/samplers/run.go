@@ -38,6 +38,17 @@ func Draw(b compute.Backend, store *model.Store, s *Sampler, l *Labels, n int, d
 	return x, res, took, nil
 }
 
+// Memory estimates the bytes that [Draw] with the same arguments needs
+// (see [diffusion.SampleMemory]), without running anything.
+func Memory(b compute.Backend, store *model.Store, s *Sampler, l *Labels, n int, dims []int, opts diffusion.SampleOptions) (float64, error) {
+	m, err := l.Apply(s.Model)
+	if err != nil {
+		return 0, err
+	}
+	opts.Cond = l.Cond()
+	return diffusion.SampleMemory(b, store, m, s.Solver, n, dims, opts)
+}
+
 // Evaluations describes the model evaluations of a run: "N model
 // evaluations", with " per batch (M in all)" when it took several batches,
 // and the steps.

@@ -5,8 +5,10 @@
 package experiment
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -144,6 +146,12 @@ type Config struct {
 	CLIPBundled bool `json:"clip_bundled,omitempty"`
 }
 
+// MaxTimesteps is the largest T a configuration may have (Validate), so
+// that a damaged checkpoint's configuration cannot make the schedule and
+// the timestep sampler allocate without bound; DDPM uses 1,000, improved
+// DDPM 4,000.
+const MaxTimesteps = 100_000
+
 // DefaultPUncond is the share of examples trained with the null condition
 // in class-conditional runs when none is given (Ho & Salimans use 0.1–0.2).
 const DefaultPUncond = 0.1
@@ -274,8 +282,8 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("experiment: unknown objective %q (want ddpm or score)", c.Objective)
 	}
-	if c.Timesteps <= 0 {
-		return fmt.Errorf("experiment: timesteps must be > 0, got %d", c.Timesteps)
+	if c.Timesteps <= 0 || c.Timesteps > MaxTimesteps {
+		return fmt.Errorf("experiment: timesteps must be in [1, %d], got %d", MaxTimesteps, c.Timesteps)
 	}
 	sched, err := schedules.New(c.Schedule, c.Timesteps)
 	if err != nil {
@@ -360,8 +368,8 @@ func (c Config) validateCommon() error {
 	default:
 		return fmt.Errorf("experiment: unknown model %q (want mlp or unet)", c.Model)
 	}
-	if c.BatchSize <= 0 {
-		return fmt.Errorf("experiment: batch size must be > 0, got %d", c.BatchSize)
+	if c.BatchSize <= 0 || c.BatchSize > diffusion.MaxBatch {
+		return fmt.Errorf("experiment: batch size must be 1 to %d, got %d", diffusion.MaxBatch, c.BatchSize)
 	}
 	return c.validateTrainImages()
 }
@@ -709,13 +717,19 @@ func (c Config) JSON() json.RawMessage {
 	return b
 }
 
-// FromJSON parses a configuration stored in a checkpoint.
+// FromJSON parses a configuration stored in a checkpoint: one JSON object
+// with no unknown fields and nothing after it. It does not validate the
+// configuration ([Config.Validate] does).
 func FromJSON(b []byte) (Config, error) {
 	var c Config
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		return c, fmt.Errorf("experiment: reading configuration: %w", err)
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); err != io.EOF {
+		return Config{}, fmt.Errorf("experiment: reading configuration: data after the JSON object, which ends at byte %d", end)
 	}
 	return c, nil
 }
