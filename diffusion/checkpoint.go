@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/gomlx/compute/dtypes"
@@ -64,6 +64,16 @@ type checkpointHeader struct {
 // in the same folder, syncs it and renames it over path, so path always holds
 // either the previous complete checkpoint or the new one.
 func WriteCheckpoint(path string, c *Checkpoint) error {
+	file, err := encodeCheckpoint(path, c)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, file)
+}
+
+// encodeCheckpoint returns the bytes of the checkpoint file of c (path
+// only names it in errors).
+func encodeCheckpoint(path string, c *Checkpoint) ([]byte, error) {
 	var data bytes.Buffer
 	names := make([]string, 0, len(c.Variables))
 	for name := range c.Variables {
@@ -77,14 +87,14 @@ func WriteCheckpoint(path string, c *Checkpoint) error {
 		sh := t.Shape()
 		var n int
 		if err := t.ConstBytes(func(b []byte) { n, _ = data.Write(b) }); err != nil {
-			return fmt.Errorf("diffusion: checkpoint %s: reading variable %s: %w", path, name, err)
+			return nil, fmt.Errorf("diffusion: checkpoint %s: reading variable %s: %w", path, name, err)
 		}
 		h.Tensors = append(h.Tensors, tensorEntry{Path: name, DType: sh.DType.String(), Dims: sh.Dimensions, Offset: off, Size: int64(n)})
 		off += int64(n)
 	}
 	header, err := json.Marshal(h)
 	if err != nil {
-		return fmt.Errorf("diffusion: checkpoint %s: encoding header: %w", path, err)
+		return nil, fmt.Errorf("diffusion: checkpoint %s: encoding header: %w", path, err)
 	}
 	var file bytes.Buffer
 	file.WriteString(checkpointMagic)
@@ -95,7 +105,7 @@ func WriteCheckpoint(path string, c *Checkpoint) error {
 	file.Write(data.Bytes())
 	sum := sha256.Sum256(file.Bytes())
 	file.Write(sum[:])
-	return writeFileAtomic(path, file.Bytes())
+	return file.Bytes(), nil
 }
 
 // writeFileAtomic writes data to a temporary file beside path, syncs it, and renames it to path.
@@ -155,6 +165,16 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		}
 		return nil, fmt.Errorf("diffusion: reading checkpoint %s: %w", path, err)
 	}
+	return parseCheckpoint(path, raw)
+}
+
+// parseCheckpoint decodes and verifies the bytes raw of the checkpoint
+// file path (which only names it in errors). Every size and offset of the
+// header is checked against the data before anything is allocated, and
+// the tensors together may not hold more bytes than the data, so a damaged
+// or hostile file allocates at most about its own size. Every error wraps
+// [ErrCorruptCheckpoint].
+func parseCheckpoint(path string, raw []byte) (*Checkpoint, error) {
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("diffusion: %s is not a valid checkpoint (%s): %w", path, fmt.Sprintf(format, args...), ErrCorruptCheckpoint)
 	}
@@ -165,36 +185,92 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
 		return nil, corrupt("checksum mismatch: truncated or altered")
 	}
-	r := bytes.NewReader(body[len(checkpointMagic):])
-	var hlen uint64
-	if err := binary.Read(r, binary.LittleEndian, &hlen); err != nil || hlen > maxHeader || hlen > uint64(r.Len()) {
-		return nil, corrupt("bad header length")
-	}
-	hb := make([]byte, hlen)
-	if _, err := io.ReadFull(r, hb); err != nil {
-		return nil, corrupt("short header")
+	rest := body[len(checkpointMagic):]
+	hlen := binary.LittleEndian.Uint64(rest)
+	rest = rest[8:]
+	if hlen > maxHeader || hlen > uint64(len(rest)) {
+		return nil, corrupt("header length %d out of range (%d bytes follow it)", hlen, len(rest))
 	}
 	var h checkpointHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
+	if err := json.Unmarshal(rest[:hlen], &h); err != nil {
 		return nil, corrupt("header: %v", err)
 	}
-	data := body[len(checkpointMagic)+8+int(hlen):]
+	if h.Step < 0 {
+		return nil, corrupt("negative step %d", h.Step)
+	}
+	data := rest[hlen:]
 	c := h.Checkpoint
-	c.Variables = make(map[string]*tensors.Tensor, len(h.Tensors))
-	for _, e := range h.Tensors {
+	c.Variables = make(map[string]*tensors.Tensor, min(len(h.Tensors), 1<<10))
+	var total int64 // bytes of the tensors read so far
+	for i, e := range h.Tensors {
 		dt, ok := dtypes.MapOfNames[e.DType]
+		if !ok || !storable(dt) {
+			return nil, corrupt("variable %s (tensor %d) has unknown or unsupported dtype %q", e.Path, i, e.DType)
+		}
+		if _, dup := c.Variables[e.Path]; dup {
+			return nil, corrupt("variable %s appears twice", e.Path)
+		}
+		if slices.ContainsFunc(e.Dims, func(d int) bool { return d < 0 }) {
+			return nil, corrupt("variable %s has a negative dimension: %v", e.Path, e.Dims)
+		}
+		size, ok := tensorBytes(dt, e.Dims, int64(len(data)))
 		if !ok {
-			return nil, corrupt("variable %s has unknown dtype %q", e.Path, e.DType)
+			return nil, corrupt("variable %s has dimensions %v, more than the %d bytes of data hold", e.Path, e.Dims, len(data))
 		}
-		sh := shapes.Make(dt, e.Dims...)
-		if int64(sh.Memory()) != e.Size || e.Offset < 0 || e.Offset+e.Size > int64(len(data)) {
-			return nil, corrupt("variable %s: size %d does not fit", e.Path, e.Size)
+		if e.Size != size {
+			return nil, corrupt("variable %s (%s%v) records %d bytes, its shape needs %d", e.Path, dt, e.Dims, e.Size, size)
 		}
-		t := tensors.FromShape(sh)
-		if err := t.MutableBytes(func(b []byte) { copy(b, data[e.Offset:e.Offset+e.Size]) }); err != nil {
+		if e.Offset < 0 || e.Offset > int64(len(data)) || size > int64(len(data))-e.Offset {
+			return nil, corrupt("variable %s (%d bytes at offset %d) lies outside the %d bytes of data", e.Path, size, e.Offset, len(data))
+		}
+		if total += size; total > int64(len(data)) {
+			return nil, corrupt("the tensors up to variable %s hold %d bytes, more than the %d bytes of data", e.Path, total, len(data))
+		}
+		b := data[e.Offset : e.Offset+size]
+		if dt == dtypes.Bool {
+			for k, v := range b {
+				if v > 1 {
+					return nil, corrupt("variable %s: bool byte %d is %d, not 0 or 1", e.Path, k, v)
+				}
+			}
+		}
+		t := tensors.FromShape(shapes.Make(dt, e.Dims...))
+		if err := t.MutableBytes(func(dst []byte) { copy(dst, b) }); err != nil {
 			return nil, fmt.Errorf("diffusion: checkpoint %s: variable %s: %w", path, e.Path, err)
 		}
 		c.Variables[e.Path] = t
 	}
 	return &c, nil
+}
+
+// storable reports whether a checkpoint may hold tensors of dtype dt: the
+// dtypes with a Go type of whole bytes (not packed sub-byte ones, nor
+// those without a Go type, which tensors cannot hold).
+func storable(dt dtypes.DType) bool {
+	switch dt {
+	case dtypes.Bool, dtypes.Int8, dtypes.Int16, dtypes.Int32, dtypes.Int64,
+		dtypes.Uint8, dtypes.Uint16, dtypes.Uint32, dtypes.Uint64,
+		dtypes.Float16, dtypes.BFloat16, dtypes.Float32, dtypes.Float64,
+		dtypes.Complex64, dtypes.Complex128:
+		return true
+	}
+	return false
+}
+
+// tensorBytes returns the bytes of a tensor of dtype dt (storable) and
+// dims (none negative), and false when the tensor would need more than
+// limit bytes (checked without overflow).
+func tensorBytes(dt dtypes.DType, dims []int, limit int64) (int64, bool) {
+	if slices.Contains(dims, 0) {
+		return 0, true
+	}
+	n := int64(1)
+	per := int64(dt.Size())
+	for _, d := range dims {
+		if int64(d) > limit/per/n {
+			return 0, false
+		}
+		n *= int64(d)
+	}
+	return n * per, true
 }

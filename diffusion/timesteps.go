@@ -91,14 +91,18 @@ func (s *LossAwareSampler) warm() bool {
 	return true
 }
 
-// Probabilities returns p_t for every step.
+// Probabilities returns p_t for every step: uniform until every step has
+// a full history, or while every recorded loss is 0.
 func (s *LossAwareSampler) Probabilities() []float64 {
 	p := make([]float64, s.T)
-	if !s.warm() {
+	uniform := func() []float64 {
 		for i := range p {
 			p[i] = 1 / float64(s.T)
 		}
 		return p
+	}
+	if !s.warm() {
+		return uniform()
 	}
 	var sum float64
 	for i, h := range s.losses {
@@ -108,6 +112,9 @@ func (s *LossAwareSampler) Probabilities() []float64 {
 		}
 		p[i] = math.Sqrt(m2 / float64(len(h)))
 		sum += p[i]
+	}
+	if !(sum > 0) {
+		return uniform()
 	}
 	for i := range p {
 		p[i] = p[i]/sum*(1-s.Uniform) + s.Uniform/float64(s.T)
@@ -161,6 +168,20 @@ func (s *LossAwareSampler) SetState(b []byte) error {
 	if len(l) != s.T {
 		return fmt.Errorf("diffusion: loss-aware sampler state has %d steps, want %d", len(l), s.T)
 	}
+	for t, h := range l {
+		if len(h) > s.History {
+			return fmt.Errorf("diffusion: loss-aware sampler state holds %d losses at step %d, more than the history of %d", len(h), t, s.History)
+		}
+		for _, v := range h {
+			if !(math.Abs(v) <= maxStateLoss) {
+				return fmt.Errorf("diffusion: loss-aware sampler state holds the loss %g at step %d, outside [−%g, %g]", v, t, maxStateLoss, maxStateLoss)
+			}
+		}
+	}
 	s.losses = l
 	return nil
 }
+
+// maxStateLoss bounds the losses SetState accepts, so that the sums of
+// their squares in Probabilities stay finite.
+const maxStateLoss = 1e100

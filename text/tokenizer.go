@@ -30,6 +30,10 @@ var Specials = [...]string{PadID: "<pad>", UnkID: "<unk>", BOSID: "<bos>"}
 // MaxLen is 0.
 const DefaultMaxLen = 16
 
+// MaxLenLimit is the largest MaxLen [Tokenizer.Validate] accepts, so that
+// a damaged configuration cannot make encoding allocate without bound.
+const MaxLenLimit = 1 << 12
+
 // Words splits a prompt into the words a [Tokenizer] knows, after
 // normalising it:
 //
@@ -112,7 +116,7 @@ type Report struct {
 // New returns the tokenizer of a vocabulary: the words after the special
 // tokens, in id order (words[i] gets id len(Specials)+i). The words must be
 // distinct words of [Words] (lower-case, one word each, not special tokens),
-// and maxLen ≥ 2.
+// and 2 ≤ maxLen ≤ MaxLenLimit.
 func New(words []string, maxLen int) (*Tokenizer, error) {
 	t := &Tokenizer{MaxLen: maxLen, words: slices.Clone(words), ids: make(map[string]int32, len(words))}
 	for i, w := range t.words {
@@ -128,7 +132,7 @@ func New(words []string, maxLen int) (*Tokenizer, error) {
 // special tokens, then every word of [Words] that appears at least minCount
 // times in the corpus (0 counts as 1), by descending count, ties in
 // alphabetical (byte) order, so that the same corpus always gives the same
-// ids. maxLen is the encoded length ([Tokenizer.MaxLen], ≥ 2).
+// ids. maxLen is the encoded length ([Tokenizer.MaxLen], 2 to MaxLenLimit).
 func Train(corpus []string, maxLen int, minCount int) (*Tokenizer, error) {
 	if maxLen < 2 {
 		return nil, fmt.Errorf("text: a tokenizer needs maxLen ≥ 2 (BOS and one word), got %d", maxLen)
@@ -159,12 +163,15 @@ func Train(corpus []string, maxLen int, minCount int) (*Tokenizer, error) {
 }
 
 // Validate reports a tokenizer that cannot encode faithfully: MaxLen < 2
-// (other than 0, the default), or a vocabulary word that is empty, a special
-// token, a duplicate, or not a word that [Words] produces (it could never be
-// matched).
+// (other than 0, the default) or above MaxLenLimit, or a vocabulary word
+// that is empty, a special token, a duplicate, or not a word that [Words]
+// produces (it could never be matched).
 func (t *Tokenizer) Validate() error {
 	if t.MaxLen != 0 && t.MaxLen < 2 {
 		return fmt.Errorf("text: tokenizer MaxLen must be ≥ 2 (BOS and one word), got %d", t.MaxLen)
+	}
+	if t.MaxLen > MaxLenLimit {
+		return fmt.Errorf("text: tokenizer MaxLen must be ≤ %d, got %d", MaxLenLimit, t.MaxLen)
 	}
 	seen := make(map[string]int, len(t.words))
 	for i, w := range t.words {
@@ -299,7 +306,7 @@ func (t Tokenizer) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads what MarshalJSON writes, refusing a vocabulary whose
 // first entries are not the special tokens in id order, whose words fail
-// [Tokenizer.Validate], or a max_len < 2.
+// [Tokenizer.Validate], or a max_len < 2 or > MaxLenLimit.
 func (t *Tokenizer) UnmarshalJSON(data []byte) error {
 	var j tokenizerJSON
 	if err := json.Unmarshal(data, &j); err != nil {

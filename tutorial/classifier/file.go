@@ -55,8 +55,21 @@ type tensorEntry struct {
 // (dataset, configuration, test accuracy, tensor table), the weights as
 // little-endian float32, and a SHA-256 of everything before it.
 func (c *Classifier) Save(path string) error {
-	if err := c.checkWeights(); err != nil {
+	file, err := c.encode(path)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("classifier: saving %s: %w", path, err)
+	}
+	return plots.WriteFileAtomic(path, file)
+}
+
+// encode returns the bytes of the classifier file of c (path only names it
+// in errors).
+func (c *Classifier) encode(path string) ([]byte, error) {
+	if err := c.checkWeights(); err != nil {
+		return nil, fmt.Errorf("classifier: saving %s: %w", path, err)
 	}
 	h := fileHeader{Dataset: c.Dataset, Config: c.Config, TestAccuracy: c.TestAccuracy}
 	var data bytes.Buffer
@@ -70,15 +83,15 @@ func (c *Classifier) Save(path string) error {
 		h.Tensors = append(h.Tensors, tensorEntry{Path: p, Dims: t.Shape().Dimensions, Offset: data.Len()})
 		flat, err := tensors.CopyFlatData[float32](t)
 		if err != nil {
-			return fmt.Errorf("classifier: saving %s: reading %s: %w", path, p, err)
+			return nil, fmt.Errorf("classifier: saving %s: reading %s: %w", path, p, err)
 		}
 		if err := binary.Write(&data, binary.LittleEndian, flat); err != nil {
-			return fmt.Errorf("classifier: saving %s: %w", path, err)
+			return nil, fmt.Errorf("classifier: saving %s: %w", path, err)
 		}
 	}
 	header, err := json.Marshal(h)
 	if err != nil {
-		return fmt.Errorf("classifier: saving %s: encoding the header: %w", path, err)
+		return nil, fmt.Errorf("classifier: saving %s: encoding the header: %w", path, err)
 	}
 	var file bytes.Buffer
 	file.WriteString(fileMagic)
@@ -87,10 +100,7 @@ func (c *Classifier) Save(path string) error {
 	file.Write(data.Bytes())
 	sum := sha256.Sum256(file.Bytes())
 	file.Write(sum[:])
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("classifier: saving %s: %w", path, err)
-	}
-	return plots.WriteFileAtomic(path, file.Bytes())
+	return file.Bytes(), nil
 }
 
 // Load reads a classifier written by [Classifier.Save]. A file that is
@@ -102,6 +112,15 @@ func Load(path string) (*Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("classifier: loading %s: %w", path, err)
 	}
+	return parse(path, raw)
+}
+
+// parse decodes the bytes raw of the classifier file path (which only
+// names it in errors). Every tensor's dimensions and offset are checked
+// against the data before it is allocated, and the tensors together may
+// not hold more bytes than the data, so a damaged or hostile file
+// allocates at most about its own size. Every error wraps [ErrCorrupt].
+func parse(path string, raw []byte) (*Classifier, error) {
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("classifier: %s is not a valid classifier file (%s); delete it to retrain: %w",
 			path, fmt.Sprintf(format, args...), ErrCorrupt)
@@ -128,23 +147,30 @@ func Load(path string) (*Classifier, error) {
 		return nil, corrupt("configuration: %v", err)
 	}
 	c := &Classifier{Dataset: h.Dataset, Config: h.Config.WithDefaults(), TestAccuracy: h.TestAccuracy, weights: map[string]*tensors.Tensor{}}
+	total := 0 // bytes of the tensors read so far
 	for _, e := range h.Tensors {
+		if _, dup := c.weights[e.Path]; dup {
+			return nil, corrupt("tensor %s appears twice", e.Path)
+		}
 		size := 4
 		for _, d := range e.Dims {
-			if d <= 0 || d > len(data) {
-				return nil, corrupt("tensor %s has dimensions %v", e.Path, e.Dims)
+			if d <= 0 {
+				return nil, corrupt("tensor %s has dimensions %v, not all > 0", e.Path, e.Dims)
+			}
+			if d > len(data)/size { // size·d > len(data), checked without overflow
+				return nil, corrupt("tensor %s has dimensions %v, more than the %d bytes of data hold", e.Path, e.Dims, len(data))
 			}
 			size *= d
 		}
 		if e.Offset < 0 || size > len(data) || e.Offset > len(data)-size {
 			return nil, corrupt("tensor %s (%d bytes at %d) lies outside the data", e.Path, size, e.Offset)
 		}
+		if total += size; total > len(data) {
+			return nil, corrupt("the tensors up to %s hold %d bytes, more than the %d bytes of data", e.Path, total, len(data))
+		}
 		flat := make([]float32, size/4)
 		if _, err := binary.Decode(data[e.Offset:e.Offset+size], binary.LittleEndian, flat); err != nil {
 			return nil, corrupt("tensor %s: %v", e.Path, err)
-		}
-		if _, dup := c.weights[e.Path]; dup {
-			return nil, corrupt("tensor %s appears twice", e.Path)
 		}
 		c.weights[e.Path] = tensors.FromFlatDataAndDimensions(flat, e.Dims...)
 	}

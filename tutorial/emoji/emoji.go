@@ -15,6 +15,7 @@
 package emoji
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -182,16 +183,9 @@ func Load(dir string, opts Options) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emoji: %w (run emoji.Fetch, or pass a folder holding emoji.json and %s)", err, imgDir)
 	}
-	var entries []entry
-	if err := json.Unmarshal(b, &entries); err != nil {
-		return nil, fmt.Errorf("emoji: %s: %w", jsonPath, err)
-	}
-	items, err := selectItems(entries, opts.SkinTones, jsonPath)
+	items, err := parseIndex(b, opts.SkinTones, jsonPath)
 	if err != nil {
 		return nil, err
-	}
-	if len(items) == 0 {
-		return nil, fmt.Errorf("emoji: %s lists no emoji with a Google image in a known category", jsonPath)
 	}
 
 	s := &Set{N: len(items), H: size, W: size, C: 3, Pixels: make([]float32, len(items)*size*size*3),
@@ -225,6 +219,24 @@ func Load(dir string, opts Options) (*Set, error) {
 		}
 	}
 	return s, nil
+}
+
+// parseIndex reads the bytes b of emoji.json (jsonPath names it in errors)
+// and lists the images to load, sorted by file name; an index that lists
+// none is an error.
+func parseIndex(b []byte, skin bool, jsonPath string) ([]item, error) {
+	var entries []entry
+	if err := json.Unmarshal(b, &entries); err != nil {
+		return nil, fmt.Errorf("emoji: %s: %w", jsonPath, err)
+	}
+	items, err := selectItems(entries, skin, jsonPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("emoji: %s lists no emoji with a Google image in a known category", jsonPath)
+	}
+	return items, nil
 }
 
 // selectItems lists the images to load, sorted by file name.
@@ -276,6 +288,10 @@ func selectItems(entries []entry, skin bool, jsonPath string) ([]item, error) {
 	return items, nil
 }
 
+// maxPNGBytes bounds the size of an image file: a 64×64 PNG holds at most
+// 32 KiB of pixels (16-bit RGBA), so a larger file is not one of the emoji.
+const maxPNGBytes = 1 << 20
+
 // readOverWhite decodes a 64×64 PNG into dst (64·64·3 values in [0, 255],
 // composited over white).
 func readOverWhite(path string, dst []float32) error {
@@ -284,7 +300,29 @@ func readOverWhite(path string, dst []float32) error {
 		return fmt.Errorf("emoji: %w", err)
 	}
 	defer f.Close()
-	img, err := png.Decode(f)
+	data, err := io.ReadAll(io.LimitReader(f, maxPNGBytes+1))
+	if err != nil {
+		return fmt.Errorf("emoji: %s: %w", path, err)
+	}
+	if len(data) > maxPNGBytes {
+		return fmt.Errorf("emoji: %s: more than %d bytes, too large for a %d×%d PNG", path, maxPNGBytes, Size, Size)
+	}
+	return decodeOverWhite(path, data, dst)
+}
+
+// decodeOverWhite decodes the PNG file data (path names it in errors) into
+// dst, like readOverWhite. The image's size is checked on its header
+// before the pixels are decoded, so a PNG that claims to be huge is
+// refused without allocating for it.
+func decodeOverWhite(path string, data []byte, dst []float32) error {
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("emoji: %s: %w", path, err)
+	}
+	if cfg.Width != Size || cfg.Height != Size {
+		return fmt.Errorf("emoji: %s: image is %d×%d, want %d×%d", path, cfg.Width, cfg.Height, Size, Size)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("emoji: %s: %w", path, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
@@ -359,16 +360,28 @@ func readLatentCache(path, sum, dataset string, n int, dims []int) ([]float32, e
 	if err != nil {
 		return nil, err
 	}
+	return cachedLatents(ck, sum, dataset, n, dims), nil
+}
+
+// cachedLatents returns the means of the first n images held by the latent
+// cache ck, a float32 tensor [≥ n, dims...], if it was written for the
+// autoencoder with SHA-256 sum on dataset; nil when it was not, or holds
+// anything else.
+func cachedLatents(ck *diffusion.Checkpoint, sum, dataset string, n int, dims []int) []float32 {
 	var lc latentCacheConfig
 	if err := json.Unmarshal(ck.Config, &lc); err != nil || lc.AutoencoderSHA256 != sum || lc.Dataset != dataset {
-		return nil, nil
+		return nil
 	}
 	t, ok := ck.Variables[latentCacheVar]
-	if !ok || t.Rank() != len(dims)+1 || !slices.Equal(t.Shape().Dimensions[1:], dims) || t.Shape().Dimensions[0] < n {
-		return nil, nil
+	if !ok || n < 0 || t.DType() != dtypes.Float32 || t.Rank() != len(dims)+1 ||
+		!slices.Equal(t.Shape().Dimensions[1:], dims) || t.Shape().Dimensions[0] < n {
+		return nil
 	}
-	per := t.Shape().Size() / t.Shape().Dimensions[0]
-	return tensors.MustCopyFlatData[float32](t)[:n*per], nil
+	per := 1
+	for _, d := range dims {
+		per *= d
+	}
+	return tensors.MustCopyFlatData[float32](t)[:n*per]
 }
 
 // trainImages returns the training images: the dataset's training split,

@@ -11,13 +11,13 @@ package mnist
 import (
 	"compress/gzip"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -108,65 +108,141 @@ func Dir(name string) (string, error) {
 	return "", fmt.Errorf("mnist: unknown dataset %q (want mnist or fashion-mnist)", name)
 }
 
-func openIDX(path string, magic uint32, dims int) (io.Reader, []int, func(), error) {
+// IDX magic numbers: unsigned bytes (0x08) in 3 or 1 dimensions.
+const (
+	imagesMagic = 0x00000803
+	labelsMagic = 0x00000801
+)
+
+// Bounds on the sizes an IDX header may give, far above MNIST's (60,000
+// images of 28×28), so that a damaged header is refused before anything
+// is read.
+const (
+	maxImageBytes = 1 << 28
+	maxLabels     = 1 << 24
+)
+
+// openGzip opens a gzip-compressed file for reading its content.
+func openGzip(path string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("mnist: %w", err)
+		return nil, fmt.Errorf("mnist: %w", err)
 	}
 	gz, err := gzip.NewReader(f)
 	if err != nil {
 		f.Close()
-		return nil, nil, nil, fmt.Errorf("mnist: %s: %w", path, err)
+		return nil, fmt.Errorf("mnist: %s: %w", path, err)
 	}
-	closeAll := func() { gz.Close(); f.Close() }
+	return gzipFile{gz, f}, nil
+}
+
+// gzipFile reads a gzip-compressed file.
+type gzipFile struct {
+	*gzip.Reader
+	f *os.File
+}
+
+// Close closes the gzip reader and the file.
+func (g gzipFile) Close() error {
+	g.Reader.Close()
+	return g.f.Close()
+}
+
+// readIDXHeader reads the magic number and the dims sizes of an IDX
+// stream (path names it in errors).
+func readIDXHeader(path string, r io.Reader, magic uint32, dims int) ([]int, error) {
 	head := make([]uint32, 1+dims)
-	if err := binary.Read(gz, binary.BigEndian, head); err != nil {
-		closeAll()
-		return nil, nil, nil, fmt.Errorf("mnist: %s: reading the IDX header: %w", path, err)
+	if err := binary.Read(r, binary.BigEndian, head); err != nil {
+		return nil, fmt.Errorf("mnist: %s: reading the IDX header: %w", path, err)
 	}
 	if head[0] != magic {
-		closeAll()
-		return nil, nil, nil, fmt.Errorf("mnist: %s: IDX magic %d, want %d", path, head[0], magic)
+		return nil, fmt.Errorf("mnist: %s: IDX magic %d, want %d", path, head[0], magic)
 	}
 	sizes := make([]int, dims)
 	for i := range sizes {
 		sizes[i] = int(head[1+i])
 	}
-	return gz, sizes, closeAll, nil
+	return sizes, nil
+}
+
+// readN reads exactly n bytes of r. It allocates as the bytes arrive (the
+// buffer doubles up to n) rather than all n up front, so that a header
+// claiming more than the stream holds costs about what the stream holds.
+func readN(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, 0, min(n, 1<<16))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(cap(buf), n-len(buf)))
+		}
+		k, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+k]
+		switch {
+		case err == nil || len(buf) == n:
+		case err == io.EOF:
+			return nil, fmt.Errorf("%d bytes where the header promises %d: %w", len(buf), n, io.ErrUnexpectedEOF)
+		default:
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 func readImages(path string) ([]uint8, int, int, error) {
-	r, sz, done, err := openIDX(path, 2051, 3)
+	r, err := openGzip(path)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	defer done()
-	if sz[0] <= 0 || sz[1] <= 0 || sz[2] <= 0 || sz[0]*sz[1]*sz[2] > 1<<28 {
-		return nil, 0, 0, fmt.Errorf("mnist: %s: implausible sizes %v", path, sz)
+	defer r.Close()
+	return decodeImages(path, r)
+}
+
+// decodeImages reads an IDX file of images (uncompressed; path names it in
+// errors): the pixels, and the images' height and width.
+func decodeImages(path string, r io.Reader) ([]uint8, int, int, error) {
+	sz, err := readIDXHeader(path, r, imagesMagic, 3)
+	if err != nil {
+		return nil, 0, 0, err
 	}
-	buf := make([]uint8, sz[0]*sz[1]*sz[2])
-	if _, err := io.ReadFull(r, buf); err != nil {
+	n := 1
+	for _, d := range sz {
+		if d <= 0 || d > maxImageBytes/n { // n·d > maxImageBytes, checked without overflow
+			return nil, 0, 0, fmt.Errorf("mnist: %s: implausible sizes %v (each must be > 0, %d bytes in all at most)", path, sz, maxImageBytes)
+		}
+		n *= d
+	}
+	buf, err := readN(r, n)
+	if err != nil {
 		return nil, 0, 0, fmt.Errorf("mnist: %s: %w", path, err)
 	}
 	return buf, sz[1], sz[2], nil
 }
 
 func readLabels(path string) ([]uint8, error) {
-	r, sz, done, err := openIDX(path, 2049, 1)
+	r, err := openGzip(path)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	if sz[0] <= 0 || sz[0] > 1<<24 {
+	defer r.Close()
+	return decodeLabels(path, r)
+}
+
+// decodeLabels reads an IDX file of labels 0–9 (uncompressed; path names
+// it in errors).
+func decodeLabels(path string, r io.Reader) ([]uint8, error) {
+	sz, err := readIDXHeader(path, r, labelsMagic, 1)
+	if err != nil {
+		return nil, err
+	}
+	if sz[0] <= 0 || sz[0] > maxLabels {
 		return nil, fmt.Errorf("mnist: %s: implausible size %d", path, sz[0])
 	}
-	buf := make([]uint8, sz[0])
-	if _, err := io.ReadFull(r, buf); err != nil {
+	buf, err := readN(r, sz[0])
+	if err != nil {
 		return nil, fmt.Errorf("mnist: %s: %w", path, err)
 	}
-	for _, l := range buf {
+	for i, l := range buf {
 		if l > 9 {
-			return nil, errors.New("mnist: " + path + ": label out of range")
+			return nil, fmt.Errorf("mnist: %s: label %d is %d, outside 0–9", path, i, l)
 		}
 	}
 	return buf, nil
