@@ -89,8 +89,25 @@ func classEmbedding(scope *model.Scope, g *Graph, c cond.Nodes, numClasses, widt
 	return fastmm.MatMul(OneHot(label, k, dt), table)
 }
 
-// SiLU is x·σ(x) (also called swish).
-func SiLU(x *Node) *Node { return Mul(x, Sigmoid(x)) }
+// SiLU is y = x·σ(x) (also called swish), with its derivative written as
+//
+//	dy/dx = σ + x·σ·(1 − σ) = σ + y − y·σ,
+//
+// four same-shape operations in the backward pass (y·σ, y − ·, + σ, ·dy)
+// instead of the six, one of them broadcasting the scalar 1, that
+// differentiating x·σ(x) operation by operation builds; the pure-Go backend
+// runs each as a loop over the elements.
+func SiLU(x *Node) *Node {
+	s := Sigmoid(x)
+	y := Mul(x, s)
+	return fastmm.WithGradient(y, []*Node{x}, []*Node{s, y}, siluGrad)
+}
+
+// siluGrad is SiLU's gradient; nodes are x, σ(x) and y.
+func siluGrad(dy *Node, nodes []*Node) []*Node {
+	s, y := nodes[1], nodes[2]
+	return []*Node{Mul(dy, Add(Sub(y, Mul(y, s)), s))}
+}
 
 // ReLU is max(x, 0).
 func ReLU(x *Node) *Node { return Max(x, ZerosLike(x)) }
