@@ -14,26 +14,9 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/internal/interrupt"
 )
-
-// syncBuffer is a bytes.Buffer safe for the signal watcher's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestSampleInterrupt delivers SIGINT through the injectable hook during
 // sampling: the run must stop with the interrupt error (exit status 130)
@@ -67,7 +50,7 @@ func TestSampleInterrupt(t *testing.T) {
 	base := filepath.Join(outDir, "samples")
 	args := []string{"--model-path", dir, "--num-samples", "100", "--sampler", "ddim", "--sample-steps", "10", "--out", base, "--quiet"}
 	for _, at := range []int{3, 9} { // during sampling, and at its last step
-		var stderr syncBuffer
+		var stderr cmdtest.SyncBuffer
 		steps := 0
 		onStep = func(batch, k int, _ float64, _, _ *tensors.Tensor) {
 			steps++

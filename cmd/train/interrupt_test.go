@@ -13,26 +13,9 @@ import (
 	"time"
 
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/internal/interrupt"
 )
-
-// syncBuffer is a bytes.Buffer safe for the signal watcher's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // interruptArgs trains a tiny gaussians8 model for interruptSteps steps
 // with no checkpoint before the end (--checkpoint-every 0), so that the
@@ -88,7 +71,7 @@ func shellWords(t *testing.T, line string) []string {
 // and returns the arguments of the printed resume command.
 func interruptedRun(t *testing.T, dir string, send func()) []string {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr cmdtest.SyncBuffer
 	onStep = func(step int64) {
 		if step != interruptAt {
 			return
@@ -225,7 +208,7 @@ func TestTrainInterruptHook(t *testing.T) {
 	}
 
 	dir := filepath.Join(t.TempDir(), "it's")
-	var stderr syncBuffer
+	var stderr cmdtest.SyncBuffer
 	onStep = func(step int64) {
 		if step != interruptAt {
 			return
