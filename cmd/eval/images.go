@@ -11,6 +11,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/clip"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/internal/memcheck"
 	"github.com/godiffusion/diffusion-models/internal/samplers"
 	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/tutorial/classifier"
@@ -55,6 +56,16 @@ type sampleOptions struct {
 	// clip embeds a text-conditional model's samples and prompts for the
 	// CLIP score (nil for other models).
 	clip *clip.Model
+}
+
+// checkSampleMemory refuses, before anything is evaluated, n samples drawn
+// as evalSamples draws them that cannot fit in memory, naming a number that
+// fits.
+func checkSampleMemory(b compute.Backend, cfg experiment.Config, store *model.Store, s *samplers.Sampler, l *samplers.Labels, n int, seed int64) error {
+	opts := diffusion.SampleOptions{Seed: seed, BatchSize: sampleBatch}
+	return memcheck.Check(b, fmt.Sprintf("sampling %d images", n), "--samples", n, func(k int) (float64, error) {
+		return samplers.Memory(b, store, s, l, k, cfg.DataDims(), opts)
+	})
 }
 
 // sampleBatch is the number of images sampled at once.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/internal/cmdtest"
+	"github.com/godiffusion/diffusion-models/internal/memcheck"
 	"github.com/godiffusion/diffusion-models/tutorial/classifier"
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
@@ -300,4 +301,9 @@ func TestEvalImageSamples(t *testing.T) {
 	} {
 		assertRefused(t, append([]string{"--model-path", dir, "--num-examples", "4", "--cache", cache}, tc.args...), tc.want)
 	}
+	// Samples that cannot fit in memory are refused before sampling, with a
+	// number that fits (the available memory set through memcheck.EnvVar).
+	t.Setenv(memcheck.EnvVar, "64MiB")
+	assertRefused(t, []string{"--model-path", dir, "--num-examples", "0", "--cache", cache, "--samples", "100000"},
+		[]string{"sampling 100000 images needs about", "only 64 MiB is available", "try --samples"})
 }

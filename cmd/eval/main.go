@@ -172,11 +172,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *modelPath == "" {
 		return errors.New("--model-path is required")
 	}
-	if *n < 0 {
-		return fmt.Errorf("--num-examples must be ≥ 0, got %d", *n)
+	if *n < 0 || *n > diffusion.MaxBatch {
+		return fmt.Errorf("--num-examples must be 0 to %d, got %d", diffusion.MaxBatch, *n)
 	}
-	if *samples < 0 {
-		return fmt.Errorf("--samples must be ≥ 0, got %d", *samples)
+	if *samples < 0 || *samples > diffusion.MaxBatch {
+		return fmt.Errorf("--samples must be 0 to %d, got %d", diffusion.MaxBatch, *samples)
 	}
 	solver, err := score.ParseSolver(*solverName)
 	if err != nil {
@@ -285,6 +285,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var clipModel *clip.Model
 	if cfg.IsText() && sampler != nil {
 		if clipModel, err = cfg.OpenCLIP(b, ck.Checkpoint); err != nil {
+			return err
+		}
+	}
+	if sampler != nil {
+		if err := checkSampleMemory(b, cfg, ck.Store, sampler, labels, nSamples, *seed); err != nil {
 			return err
 		}
 	}

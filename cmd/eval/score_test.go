@@ -149,6 +149,7 @@ func TestEvalScoreBadInput(t *testing.T) {
 		{[]string{"--model-path", ddpm, "--solver", "heun"}, []string{"--solver", "DDPM"}},
 		{[]string{"--model-path", ddpm, "--divergence", "exact"}, []string{"--divergence", "DDPM"}},
 		{[]string{"--model-path", sc, "--num-examples", "-1"}, []string{"--num-examples"}},
+		{[]string{"--model-path", sc, "--num-examples", "2000000000"}, []string{"--num-examples must be 0 to 1073741824"}},
 	}
 	for _, c := range cases {
 		assertRefused(t, c.args, c.want)
