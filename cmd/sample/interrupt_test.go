@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/internal/interrupt"
+	"github.com/godiffusion/diffusion-models/internal/interrupt/interrupttest"
 )
 
 // TestSampleInterrupt delivers SIGINT through the injectable hook during
@@ -24,25 +24,7 @@ import (
 // unregistered when run returns. An uninterrupted run then writes both
 // outputs.
 func TestSampleInterrupt(t *testing.T) {
-	var mu sync.Mutex
-	var live []chan<- os.Signal
-	notify, stop := interrupt.Notify, interrupt.Stop
-	interrupt.Notify = func(c chan<- os.Signal) {
-		mu.Lock()
-		defer mu.Unlock()
-		live = append(live, c)
-	}
-	interrupt.Stop = func(c chan<- os.Signal) {
-		mu.Lock()
-		defer mu.Unlock()
-		for i, x := range live {
-			if x == c {
-				live = append(live[:i], live[i+1:]...)
-				break
-			}
-		}
-	}
-	defer func() { interrupt.Notify, interrupt.Stop = notify, stop }()
+	hub := interrupttest.Install(t)
 
 	dir := t.TempDir()
 	trainTiny(t, dir)
@@ -57,11 +39,7 @@ func TestSampleInterrupt(t *testing.T) {
 			if k != at {
 				return
 			}
-			mu.Lock()
-			for _, c := range live {
-				c <- syscall.SIGINT
-			}
-			mu.Unlock()
+			hub.Send(syscall.SIGINT)
 			for !strings.Contains(stderr.String(), "nothing will be written") {
 				time.Sleep(time.Millisecond)
 			}
@@ -84,11 +62,9 @@ func TestSampleInterrupt(t *testing.T) {
 		if entries, _ := os.ReadDir(outDir); len(entries) != 0 {
 			t.Errorf("step %d: the interrupted run left %d files in the output folder (%s…)", at, len(entries), entries[0].Name())
 		}
-		mu.Lock()
-		if len(live) != 0 {
-			t.Errorf("%d channels still registered after run returned", len(live))
+		if n := hub.Registered(); n != 0 {
+			t.Errorf("%d channels still registered after run returned", n)
 		}
-		mu.Unlock()
 	}
 	if out, err := sample(args...); err != nil {
 		t.Fatalf("uninterrupted: %v\n%s", err, out)

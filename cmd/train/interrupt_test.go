@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/internal/cmdtest"
 	"github.com/godiffusion/diffusion-models/internal/interrupt"
+	"github.com/godiffusion/diffusion-models/internal/interrupt/interrupttest"
 )
 
 // interruptArgs trains a tiny gaussians8 model for interruptSteps steps
@@ -187,25 +187,7 @@ func TestTrainInterruptSignal(t *testing.T) {
 // (SIGTERM, by hand) and checks that the watcher is unregistered when run
 // returns, interrupted or not.
 func TestTrainInterruptHook(t *testing.T) {
-	var mu sync.Mutex
-	var live []chan<- os.Signal
-	notify, stop := interrupt.Notify, interrupt.Stop
-	interrupt.Notify = func(c chan<- os.Signal) {
-		mu.Lock()
-		defer mu.Unlock()
-		live = append(live, c)
-	}
-	interrupt.Stop = func(c chan<- os.Signal) {
-		mu.Lock()
-		defer mu.Unlock()
-		live = slices.DeleteFunc(live, func(x chan<- os.Signal) bool { return x == c })
-	}
-	defer func() { interrupt.Notify, interrupt.Stop = notify, stop }()
-	registered := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(live)
-	}
+	hub := interrupttest.Install(t)
 
 	dir := filepath.Join(t.TempDir(), "it's")
 	var stderr cmdtest.SyncBuffer
@@ -213,14 +195,10 @@ func TestTrainInterruptHook(t *testing.T) {
 		if step != interruptAt {
 			return
 		}
-		mu.Lock()
-		if len(live) != 1 {
-			t.Errorf("%d channels registered during training, want 1", len(live))
+		if n := hub.Registered(); n != 1 {
+			t.Errorf("%d channels registered during training, want 1", n)
 		}
-		for _, c := range live {
-			c <- syscall.SIGTERM
-		}
-		mu.Unlock()
+		hub.Send(syscall.SIGTERM)
 		for !strings.Contains(stderr.String(), "finishing step") {
 			time.Sleep(time.Millisecond)
 		}
@@ -233,7 +211,7 @@ func TestTrainInterruptHook(t *testing.T) {
 	if want := "train: terminated: finishing step 11 and writing the checkpoint"; !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr %q lacks %q", stderr.String(), want)
 	}
-	if n := registered(); n != 0 {
+	if n := hub.Registered(); n != 0 {
 		t.Errorf("%d channels still registered after run returned", n)
 	}
 	if !strings.Contains(err.Error(), `'`+strings.ReplaceAll(dir, "'", `'\''`)+`'`) {
@@ -251,7 +229,7 @@ func TestTrainInterruptHook(t *testing.T) {
 	if got := interrupt.ExitStatus(errors.New("--steps must be > 0")); got != 1 {
 		t.Errorf("exit status of another error %d, want 1", got)
 	}
-	if n := registered(); n != 0 {
+	if n := hub.Registered(); n != 0 {
 		t.Errorf("%d channels still registered after a normal run", n)
 	}
 }
