@@ -9,9 +9,9 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // the package's graph DSL, as in the rest of diffusion
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/godiffusion/diffusion-models/diffusion/cond"
+	"github.com/godiffusion/diffusion-models/internal/safecall"
 )
 
 // This file estimates, before anything runs, the memory a training step or
@@ -122,15 +122,6 @@ func condShapes(c cond.Condition, hasNull bool, b int) ([]shapes.Shape, error) {
 	return out, nil
 }
 
-// compileShapes builds exec's graph for inputs shaped in (never run) and
-// returns it, with GoMLX's panics as errors.
-func compileShapes(e *model.Exec, in []shapes.Shape) (g *Graph, err error) {
-	if perr := exceptions.TryCatch[error](func() { g, err = e.Compile(in...) }); perr != nil {
-		return nil, perr
-	}
-	return g, err
-}
-
 // checkBatch refuses batches the estimates cannot represent.
 func checkBatch(what string, b int) error {
 	if b < 1 || b > MaxBatch {
@@ -168,7 +159,7 @@ func (tr *Trainer) StepMemory(data Data, b int) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("diffusion: estimating memory: %w", err)
 	}
-	g, err := compileShapes(e, append(in, cs...))
+	g, err := safecall.Compile(e, append(in, cs...)...)
 	if err != nil {
 		return 0, fmt.Errorf("diffusion: estimating memory of a training step: %w", err)
 	}
@@ -185,10 +176,7 @@ func SampleMemory(backend compute.Backend, store *model.Store, m Model, s Solver
 	if err := checkBatch("a sampling run", n); err != nil {
 		return 0, err
 	}
-	b := opts.BatchSize
-	if b <= 0 || b > n {
-		b = n
-	}
+	b := opts.batchSize(n)
 	d, err := NewDriver(backend, store, m, s, dims, opts)
 	if err != nil {
 		return 0, err
@@ -204,12 +192,12 @@ func SampleMemory(backend compute.Backend, store *model.Store, m Model, s Solver
 	if err != nil {
 		return 0, fmt.Errorf("diffusion: estimating memory: %w", err)
 	}
-	g, err := compileShapes(e, append(in, cs...))
+	g, err := safecall.Compile(e, append(in, cs...)...)
 	if err != nil {
 		return 0, fmt.Errorf("diffusion: estimating memory of sampling: %w", err)
 	}
-	if d.store.NumVariables() > d.before {
-		return 0, fmt.Errorf("diffusion: the store lacks %d of the model's variables (not trained, or the wrong checkpoint?)", d.store.NumVariables()-d.before)
+	if err := d.checkVariables(); err != nil {
+		return 0, err
 	}
 	host := 3 * 8 * float64(n) * float64(d.size)
 	return GraphPeakBytes(g) + variableBytes(d.store) + host, nil

@@ -108,10 +108,7 @@ func Run(backend compute.Backend, store *model.Store, m Model, s Solver, n int, 
 	if err := d.checkCount(n); err != nil {
 		return nil, err
 	}
-	bs := opts.BatchSize
-	if bs <= 0 || bs > n {
-		bs = n
-	}
+	bs := opts.batchSize(n)
 	res := &Result{}
 	var bar *progress.Bar
 	for start, batch := 0, 0; start < n; start, batch = start+bs, batch+1 {
@@ -211,6 +208,25 @@ func NewDriver(backend compute.Backend, store *model.Store, m Model, s Solver, d
 		noise: NewNoise(opts.Seed), size: size, names: opts.Cond.Names(), hasNull: opts.Cond.Null != nil,
 		execs: map[evalMode]*model.Exec{}, before: store.NumVariables(),
 	}, nil
+}
+
+// batchSize is the number of examples sampled at once for a run of n:
+// BatchSize, or all n when it is 0 or more than n.
+func (o SampleOptions) batchSize(n int) int {
+	if o.BatchSize <= 0 || o.BatchSize > n {
+		return n
+	}
+	return o.BatchSize
+}
+
+// checkVariables fails when building an evaluation graph added variables to
+// the store: the model's weights are not all there.
+func (d *Driver) checkVariables() error {
+	if d.store.NumVariables() > d.before {
+		return fmt.Errorf("diffusion: the store lacks %d of the model's variables (not trained, or the wrong checkpoint?)",
+			d.store.NumVariables()-d.before)
+	}
+	return nil
 }
 
 // dtype returns the dtype of the model's evaluations.
@@ -371,9 +387,8 @@ func (d *Driver) eval(q Query, condArgs []any, m int) (Output, error) {
 		return Output{}, fmt.Errorf("diffusion: evaluating the model at %v: %w", q.Level, err)
 	}
 	if !d.checked {
-		if d.store.NumVariables() > d.before {
-			return Output{}, fmt.Errorf("diffusion: the store lacks %d of the model's variables (not trained, or the wrong checkpoint?)",
-				d.store.NumVariables()-d.before)
+		if err := d.checkVariables(); err != nil {
+			return Output{}, err
 		}
 		d.checked = true
 	}

@@ -58,11 +58,17 @@ type sampleOptions struct {
 	clip *clip.Model
 }
 
+// draw is how evalSamples draws: seed, sampleBatch images at once, the
+// progress bar on progress.
+func (o sampleOptions) draw(progress io.Writer) diffusion.SampleOptions {
+	return diffusion.SampleOptions{Seed: o.seed, BatchSize: sampleBatch, Progress: progress}
+}
+
 // checkSampleMemory refuses, before anything is evaluated, n samples drawn
 // as evalSamples draws them that cannot fit in memory, naming a number that
 // fits.
 func checkSampleMemory(b compute.Backend, cfg experiment.Config, store *model.Store, s *samplers.Sampler, l *samplers.Labels, n int, seed int64) error {
-	opts := diffusion.SampleOptions{Seed: seed, BatchSize: sampleBatch}
+	opts := sampleOptions{seed: seed}.draw(nil)
 	return memcheck.Check(b, fmt.Sprintf("sampling %d images", n), "--samples", n, func(k int) (float64, error) {
 		return samplers.Memory(b, store, s, l, k, cfg.DataDims(), opts)
 	})
@@ -85,8 +91,7 @@ func evalSamples(stdout, stderr, progress io.Writer, b compute.Backend, cfg expe
 		return err
 	}
 	dims := cfg.DataDims()
-	x, res, took, err := samplers.Draw(b, store, s, l, o.n, dims, diffusion.SampleOptions{
-		Seed: o.seed, BatchSize: sampleBatch, Progress: progress})
+	x, res, took, err := samplers.Draw(b, store, s, l, o.n, dims, o.draw(progress))
 	if err != nil {
 		return err
 	}

@@ -300,7 +300,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	// Refused before any graph runs: a batch that cannot fit would otherwise
 	// end the process in the middle of sampling.
-	opts := diffusion.SampleOptions{Seed: *seed, BatchSize: *batch}
+	opts := diffusion.SampleOptions{Seed: *seed, BatchSize: *batch, Progress: progressW, OnStep: onStep}
 	k0, what := *n, fmt.Sprintf("sampling %d examples in one batch", *n)
 	if *batch > 0 && *batch < *n {
 		k0, what = *batch, fmt.Sprintf("sampling %d examples in batches of %d", *n, *batch)
@@ -332,8 +332,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	})
 	defer release()
-	x, res, took, err := samplers.Draw(b, ck.Store, s, labels, *n, cfg.DataDims(), diffusion.SampleOptions{
-		Seed: *seed, BatchSize: *batch, Progress: progressW, Stop: stop, OnStep: onStep})
+	opts.Stop = stop
+	x, res, took, err := samplers.Draw(b, ck.Store, s, labels, *n, cfg.DataDims(), opts)
 	if errors.Is(err, diffusion.ErrInterrupted) {
 		return errInterrupted
 	}

@@ -5,6 +5,8 @@
 package safecall
 
 import (
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -19,4 +21,15 @@ func Call(exec *model.Exec, args ...any) ([]*tensors.Tensor, error) {
 		return nil, err
 	}
 	return outs, callErr
+}
+
+// Compile builds (and compiles, never runs) exec's graph for inputs shaped
+// in and returns it; a panic raised while building comes back as the error.
+func Compile(exec *model.Exec, in ...shapes.Shape) (*graph.Graph, error) {
+	var g *graph.Graph
+	var compileErr error
+	if err := exceptions.TryCatch[error](func() { g, compileErr = exec.Compile(in...) }); err != nil {
+		return nil, err
+	}
+	return g, compileErr
 }
