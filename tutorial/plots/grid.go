@@ -98,10 +98,28 @@ func renderGrid(fn string, panels []Panel, cols int, panelW, panelH vg.Length, d
 		m := outerMargin
 		c = draw.Crop(c, m, -m, m, -m)
 		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: 2 * m, PadY: 2 * m}
+		// Legends outside the data take the same room in every panel of
+		// the grid (right) or of the row (below), so that the data areas
+		// stay aligned and equal in size.
+		cellW := (c.Max.X - c.Min.X - vg.Length(cols-1)*tiles.PadX) / vg.Length(cols)
+		// Axis labels take the same room in every panel of a column
+		// (left) or row (bottom).
+		var right vg.Length
+		below := make([]vg.Length, rows)
+		bottom := make([]vg.Length, rows)
+		left := make([]vg.Length, cols)
+		for i, f := range figs {
+			r, b := f.legendRoom(cellW)
+			right = max(right, r)
+			below[i/cols] = max(below[i/cols], b)
+			l, bt := f.labelRoom()
+			left[i%cols] = max(left[i%cols], l)
+			bottom[i/cols] = max(bottom[i/cols], bt)
+		}
 		cells := plot.Align(grid, tiles, c)
 		areas := make([]vg.Rectangle, len(figs))
 		for i, f := range figs {
-			areas[i] = f.draw(cells[i/cols][i%cols])
+			areas[i] = f.draw(cells[i/cols][i%cols], right, below[i/cols], left[i%cols], bottom[i/cols])
 		}
 		return areas
 	})

@@ -158,14 +158,15 @@ func HeatmapPNG(values [][]float64, opts HeatmapOptions) ([]byte, error) {
 	return encode(fn, r.img)
 }
 
-// heatStyle returns a black text style of the given size and alignment.
+// heatStyle returns a black text style of the given size and alignment,
+// drawn by the math handler.
 func heatStyle(size vg.Length, xa text.XAlignment, ya text.YAlignment) text.Style {
 	return text.Style{
 		Color:   color.Black,
 		Font:    font.From(plot.DefaultFont, size),
 		XAlign:  xa,
 		YAlign:  ya,
-		Handler: plot.DefaultTextHandler,
+		Handler: mathHandler,
 	}
 }
 

@@ -16,7 +16,10 @@ import (
 //   - minor ticks at m·10ᵏ, m = 2..9 (left out beyond 20 decades);
 //   - when fewer than two powers of ten fall in the range, the ticks 2·10ᵏ
 //     and 5·10ᵏ are labelled too, and if that still gives fewer than two
-//     labels, every tick is labelled.
+//     labels, every tick is labelled;
+//   - labels are decimals ("0.01", "1", "1000") when all lie in
+//     [0.01, 10⁴], and otherwise powers of ten in Unicode superscripts
+//     ("10⁻³", "2×10⁻³"), which MathText draws raised.
 type logTicks struct{}
 
 // Ticks implements plot.Ticker.
@@ -64,11 +67,23 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 	default:
 		label = func(cand) bool { return true }
 	}
+	// Labels are decimals ("0.01", "1", "1000") when all of them lie in
+	// [0.01, 10⁴], and powers of ten ("10⁻³", "2×10⁻³") otherwise.
+	decimal := true
+	for _, c := range cs {
+		if label(c) && (c.v < 0.01*(1-1e-9) || c.v > 1e4*(1+1e-9)) {
+			decimal = false
+		}
+	}
 	ticks := make([]plot.Tick, len(cs))
 	for i, c := range cs {
 		ticks[i].Value = c.v
 		if label(c) {
-			ticks[i].Label = formatTick(c.v)
+			if decimal {
+				ticks[i].Label = formatTick(c.v)
+			} else {
+				ticks[i].Label = sciLabel(c.v)
+			}
 		}
 	}
 	return ticks

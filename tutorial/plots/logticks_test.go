@@ -23,7 +23,14 @@ func TestLogTicks(t *testing.T) {
 		// Neither two powers nor two of 1, 2, 5: everything labelled.
 		{"narrow", 0.03, 0.045, []string{"0.03", "0.04"}, 2},
 		// 30 decades: every 4th power labelled (⌈30/8⌉ = 4), no minor ticks.
-		{"thirty decades", 1e-15, 1e15, []string{"1e-15", "1e-11", "1e-07", "0.001", "10", "1e+05", "1e+09", "1e+13"}, 31},
+		// Labels beyond [0.01, 10⁴] switch the whole axis to powers of ten.
+		{"thirty decades", 1e-15, 1e15, []string{"10⁻¹⁵", "10⁻¹¹", "10⁻⁷", "10⁻³", "10¹", "10⁵", "10⁹", "10¹³"}, 31},
+		// 0.001..10: four decades, 4·8 minor ticks, powers of ten.
+		{"milli to ten", 0.001, 10, []string{"10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹"}, 5 + 4*8},
+		// 0.01..100 stays decimal.
+		{"centi to hundred", 0.01, 100, []string{"0.01", "0.1", "1", "10", "100"}, 5 + 4*8},
+		// One power of ten inside: 2·10⁻⁵ and 5·10⁻⁵ are labelled too.
+		{"small, one decade", 1.5e-5, 2.5e-4, []string{"2×10⁻⁵", "5×10⁻⁵", "10⁻⁴", "2×10⁻⁴"}, 8 + 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

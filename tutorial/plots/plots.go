@@ -71,6 +71,14 @@ type Options struct {
 	// with Y ≤ 0 are skipped, like NaN points; fixed YMin and YMax must
 	// then be > 0.
 	LogY bool
+	// LogX makes the horizontal axis logarithmic, as LogY does the
+	// vertical one: points with X ≤ 0 are skipped and fixed XMin and XMax
+	// must be > 0.
+	LogX bool
+	// Legend says where the legend goes: LegendRight (the zero value),
+	// LegendBelow or LegendInside. Outside placements shrink the data
+	// area to make room, so the legend never covers data.
+	Legend LegendPos
 	// XMin fixes the left end of the horizontal axis; nil means automatic
 	// (the smallest X drawn).
 	XMin *float64
@@ -94,6 +102,36 @@ type Options struct {
 	// of points drawn, so that dense clouds of 2,000–20,000 points show
 	// their density instead of a solid blob.
 	PointAlpha float64
+}
+
+// LegendPos is the place of a plot's legend.
+type LegendPos int
+
+const (
+	// LegendRight puts the legend right of the data area, top-aligned
+	// with it, in a strip taken from the width of the plot. It is the
+	// default. A legend wider than 40% of the plot goes below instead.
+	LegendRight LegendPos = iota
+	// LegendBelow puts the legend under the plot, below the X axis label,
+	// its entries side by side in as many rows as needed.
+	LegendBelow
+	// LegendInside draws the legend over the top right corner of the data
+	// area on a translucent white box (the behaviour before LegendRight
+	// became the default).
+	LegendInside
+)
+
+// String returns the name of the constant, or "LegendPos(n)".
+func (l LegendPos) String() string {
+	switch l {
+	case LegendRight:
+		return "LegendRight"
+	case LegendBelow:
+		return "LegendBelow"
+	case LegendInside:
+		return "LegendInside"
+	}
+	return fmt.Sprintf("LegendPos(%d)", int(l))
 }
 
 // Line and dot styles; vg.Length is measured in points (1/72 inch).
@@ -229,6 +267,12 @@ func checkOptions(fn string, opts Options) error {
 	if opts.Equal && opts.LogY {
 		return fmt.Errorf("plots: %s: Equal and LogY cannot be used together", fn)
 	}
+	if opts.Equal && opts.LogX {
+		return fmt.Errorf("plots: %s: Equal and LogX cannot be used together", fn)
+	}
+	if opts.Legend < LegendRight || opts.Legend > LegendInside {
+		return fmt.Errorf("plots: %s: Legend must be LegendRight, LegendBelow or LegendInside, got %v", fn, opts.Legend)
+	}
 	for _, l := range []struct {
 		name string
 		v    *float64
@@ -241,6 +285,9 @@ func checkOptions(fn string, opts Options) error {
 		}
 		if opts.LogY && l.name[0] == 'Y' && *l.v <= 0 {
 			return fmt.Errorf("plots: %s: with LogY, %s must be > 0, got %v", fn, l.name, *l.v)
+		}
+		if opts.LogX && l.name[0] == 'X' && *l.v <= 0 {
+			return fmt.Errorf("plots: %s: with LogX, %s must be > 0, got %v", fn, l.name, *l.v)
 		}
 	}
 	if opts.XMin != nil && opts.XMax != nil && !(*opts.XMin < *opts.XMax) {
@@ -267,12 +314,12 @@ func checkSeries(fn, what string, ss []Series) error {
 }
 
 // drawable reports whether the point (x, y) can be drawn: both coordinates
-// finite and, on a logarithmic Y axis, y > 0.
-func drawable(x, y float64, logY bool) bool {
+// finite and, on a logarithmic axis, > 0.
+func drawable(x, y float64, logX, logY bool) bool {
 	if math.IsNaN(x) || math.IsInf(x, 0) || math.IsNaN(y) || math.IsInf(y, 0) {
 		return false
 	}
-	return !logY || y > 0
+	return (!logX || x > 0) && (!logY || y > 0)
 }
 
 // legendEntry is one line of a legend.
@@ -292,11 +339,21 @@ func (d dotThumb) Thumbnail(c *draw.Canvas) {
 
 // figure is a plot ready to be drawn, with what gonum's Plot does not hold.
 type figure struct {
-	p      *plot.Plot
-	legend []legendEntry
-	equal  bool
-	fonts  fontSizes
+	p         *plot.Plot
+	legend    []legendEntry
+	legendPos LegendPos
+	placed    LegendPos // where the legend goes; set by legendRoom
+	equal     bool
+	fonts     fontSizes
+	xLabel    string // drawn under the X axis
+	yLabel    string // drawn, rotated, left of the Y axis
+	// hideLegend reserves the legend's room but leaves it blank; tests
+	// use it to tell legend pixels from the rest.
+	hideLegend bool
 }
+
+// hideLegends sets figure.hideLegend in every figure built; tests only.
+var hideLegends bool
 
 // buildFigure validates scatter groups and lines and turns them into a
 // figure. what prefixes the series kind in error messages.
@@ -314,20 +371,30 @@ func buildFigure(fn, what string, scatter, lines []Series, opts Options, fonts f
 	p := plot.New()
 	p.Title.Text = opts.Title
 	p.Title.TextStyle.Font = font.From(plot.DefaultFont, fonts.title)
+	p.Title.TextStyle.Handler = mathHandler
 	p.Title.Padding = vg.Points(4)
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
 		a.Label.TextStyle.Font = font.From(plot.DefaultFont, fonts.label)
+		a.Label.TextStyle.Handler = mathHandler
 		a.Tick.Label.Font = font.From(plot.DefaultFont, fonts.tick)
+		a.Tick.Label.Handler = mathHandler
 		a.Tick.Length = vg.Points(5)
+		a.Tick.Marker = linearTicks{}
 		a.Padding = vg.Points(3)
 	}
-	p.X.Label.Text = opts.XLabel
-	p.Y.Label.Text = opts.YLabel
+	p.Legend.TextStyle.Handler = mathHandler
+	// The axis labels are drawn by figure.draw, not by gonum, whose
+	// layout misplaces them on logarithmic axes (it takes the label's
+	// middle at the arithmetic mean of the range).
 	if opts.LogY {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = logTicks{}
 	}
-	fig := &figure{p: p, equal: opts.Equal, fonts: fonts}
+	if opts.LogX {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = logTicks{}
+	}
+	fig := &figure{p: p, equal: opts.Equal, fonts: fonts, legendPos: opts.Legend, xLabel: opts.XLabel, yLabel: opts.YLabel, hideLegend: hideLegends}
 
 	drawn := 0
 	// Scatter groups take colours 0..len(scatter)-1, lines the following
@@ -341,7 +408,7 @@ func buildFigure(fn, what string, scatter, lines []Series, opts Options, fonts f
 	for _, s := range scatter {
 		var xys plotter.XYs
 		for j := range s.X {
-			if drawable(s.X[j], s.Y[j], opts.LogY) {
+			if drawable(s.X[j], s.Y[j], opts.LogX, opts.LogY) {
 				xys = append(xys, plotter.XY{X: s.X[j], Y: s.Y[j]})
 			}
 		}
@@ -378,7 +445,7 @@ func buildFigure(fn, what string, scatter, lines []Series, opts Options, fonts f
 			seg = nil
 		}
 		for j := range s.X {
-			if drawable(s.X[j], s.Y[j], opts.LogY) {
+			if drawable(s.X[j], s.Y[j], opts.LogX, opts.LogY) {
 				seg = append(seg, plotter.XY{X: s.X[j], Y: s.Y[j]})
 			} else {
 				flush()
@@ -390,12 +457,12 @@ func buildFigure(fn, what string, scatter, lines []Series, opts Options, fonts f
 		}
 	}
 	if drawn == 0 {
-		if opts.LogY {
-			return nil, fmt.Errorf("plots: %s: no point with finite X and finite Y > 0 to plot on a log axis", fn)
+		if opts.LogX || opts.LogY {
+			return nil, fmt.Errorf("plots: %s: no point with finite X and Y, and > 0 on the log axis (LogX %v, LogY %v), to plot", fn, opts.LogX, opts.LogY)
 		}
 		return nil, fmt.Errorf("plots: %s: no point with finite X and Y to plot", fn)
 	}
-	setRange(&p.X, opts.XMin, opts.XMax, false)
+	setRange(&p.X, opts.XMin, opts.XMax, opts.LogX)
 	setRange(&p.Y, opts.YMin, opts.YMax, opts.LogY)
 	// gonum's tick placement loops forever when Max−Min overflows.
 	for _, ax := range []struct {
@@ -408,6 +475,9 @@ func buildFigure(fn, what string, scatter, lines []Series, opts Options, fonts f
 	}
 	if opts.LogY && !(p.Y.Min > 0) {
 		return nil, fmt.Errorf("plots: %s: log Y range [%g, %g] reaches 0 (values too close to 0)", fn, p.Y.Min, p.Y.Max)
+	}
+	if opts.LogX && !(p.X.Min > 0) {
+		return nil, fmt.Errorf("plots: %s: log X range [%g, %g] reaches 0 (values too close to 0)", fn, p.X.Min, p.X.Max)
 	}
 	return fig, nil
 }
@@ -458,19 +528,6 @@ func setRange(a *plot.Axis, lo, hi *float64, log bool) {
 	}
 }
 
-// draw draws the figure into c and returns the rectangle of its data area.
-func (f *figure) draw(c draw.Canvas) vg.Rectangle {
-	if f.equal {
-		c = f.equalCrop(c)
-	}
-	f.p.Draw(c)
-	dc := f.p.DataCanvas(c)
-	if len(f.legend) > 0 {
-		f.drawLegend(dc)
-	}
-	return dc.Rectangle
-}
-
 // equalCrop narrows or shortens c, keeping it centred, until the data area
 // has width/height = (X.Max−X.Min)/(Y.Max−Y.Min), so that one unit spans the
 // same length on both axes. The data area does not shrink exactly as the
@@ -496,32 +553,6 @@ func (f *figure) equalCrop(c draw.Canvas) draw.Canvas {
 		}
 	}
 	return c
-}
-
-// drawLegend draws the legend in the top right corner of the data area dc
-// on a translucent white box, so that it stays readable over dense data.
-func (f *figure) drawLegend(dc draw.Canvas) {
-	leg := plot.NewLegend()
-	leg.Top = true
-	leg.TextStyle.Font = font.From(plot.DefaultFont, f.fonts.legend)
-	leg.ThumbnailWidth = vg.Points(18)
-	var textW, entryH vg.Length
-	for _, e := range f.legend {
-		leg.Add(e.name, e.thumb)
-		r := leg.TextStyle.Rectangle(" " + e.name)
-		textW = max(textW, r.Max.X)
-		entryH = max(entryH, leg.TextStyle.Rectangle(e.name).Max.Y)
-	}
-	inset := vg.Points(4)
-	box := vg.Rectangle{
-		Min: vg.Point{X: dc.Max.X - inset - leg.ThumbnailWidth - textW - inset, Y: dc.Max.Y - inset - vg.Length(len(f.legend))*entryH - inset},
-		Max: vg.Point{X: dc.Max.X - inset/2, Y: dc.Max.Y - inset/2},
-	}
-	dc.SetColor(color.NRGBA{R: 255, G: 255, B: 255, A: 215})
-	dc.Fill(box.Path())
-	dc.SetLineStyle(draw.LineStyle{Color: color.Gray{Y: 180}, Width: vg.Points(0.5)})
-	dc.Stroke(box.Path())
-	leg.Draw(draw.Crop(dc, 0, -inset, 0, -inset))
 }
 
 // raster is a rendered image with the pixel rectangles of its data areas.
@@ -574,7 +605,10 @@ func renderSingle(fn string, scatter, lines []Series, opts Options) (image.Image
 	}
 	r, err := render(fn, w, h, dpi, func(c draw.Canvas) []vg.Rectangle {
 		m := outerMargin
-		return []vg.Rectangle{fig.draw(draw.Crop(c, m, -m, m, -m))}
+		c = draw.Crop(c, m, -m, m, -m)
+		right, below := fig.legendRoom(c.Max.X - c.Min.X)
+		left, bottom := fig.labelRoom()
+		return []vg.Rectangle{fig.draw(c, right, below, left, bottom)}
 	})
 	return r.img, r.data, err
 }
