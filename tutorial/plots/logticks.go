@@ -14,9 +14,10 @@ import (
 //   - a labelled major tick at every power of ten 10ᵏ in [min, max] (every
 //     s-th power when the range spans more than 8 decades, s = ⌈decades/8⌉);
 //   - minor ticks at m·10ᵏ, m = 2..9 (left out beyond 20 decades);
-//   - when fewer than two powers of ten fall in the range, the ticks 2·10ᵏ
-//     and 5·10ᵏ are labelled too, and if that still gives fewer than two
-//     labels, every tick is labelled;
+//   - when fewer than three powers of ten fall in the range (it spans less
+//     than about two decades), the ticks 2·10ᵏ and 5·10ᵏ are labelled too,
+//     then 3·10ᵏ, and if that still gives fewer than three labels, every
+//     tick is labelled;
 //   - labels are decimals ("0.01", "1", "1000") when all lie in
 //     [0.01, 10⁴], and otherwise powers of ten in Unicode superscripts
 //     ("10⁻³", "2×10⁻³"), which MathText draws raised.
@@ -50,22 +51,25 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 		}
 	}
 	isMajor := func(c cand) bool { return c.m == 1 && (c.k-kLo)%step == 0 }
-	nMajor, n125 := 0, 0
-	for _, c := range cs {
-		if isMajor(c) {
-			nMajor++
-		}
-		if c.m == 1 || c.m == 2 || c.m == 5 {
-			n125++
-		}
+	// Label tiers, from sparsest: powers of ten, then 1, 2, 5, then 1, 2,
+	// 3, 5, then every tick; the first with three labels wins.
+	tiers := []func(c cand) bool{
+		isMajor,
+		func(c cand) bool { return c.m == 1 || c.m == 2 || c.m == 5 },
+		func(c cand) bool { return c.m == 1 || c.m == 2 || c.m == 3 || c.m == 5 },
 	}
-	label := isMajor
-	switch {
-	case nMajor >= 2:
-	case n125 >= 2:
-		label = func(c cand) bool { return c.m == 1 || c.m == 2 || c.m == 5 }
-	default:
-		label = func(cand) bool { return true }
+	label := func(cand) bool { return true }
+	for _, tier := range tiers {
+		n := 0
+		for _, c := range cs {
+			if tier(c) {
+				n++
+			}
+		}
+		if n >= 3 {
+			label = tier
+			break
+		}
 	}
 	// Labels are decimals ("0.01", "1", "1000") when all of them lie in
 	// [0.01, 10⁴], and powers of ten ("10⁻³", "2×10⁻³") otherwise.

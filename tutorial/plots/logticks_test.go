@@ -15,12 +15,16 @@ func TestLogTicks(t *testing.T) {
 	}{
 		// Powers of ten 1..1000 and minor ticks 2..9 in each of 3 decades.
 		{"three decades", 1, 1000, []string{"1", "10", "100", "1000"}, 4 + 3*8},
-		// No power of ten inside: 0.2 and 0.5 are labelled; 0.2..0.8 holds
-		// 0.2, 0.3, …, 0.8.
-		{"inside one decade", 0.2, 0.8, []string{"0.2", "0.5"}, 7},
-		// One power of ten (1) and 2: 0.6..3 holds 0.6, 0.7, 0.8, 0.9, 1, 2, 3.
-		{"across one power", 0.6, 3, []string{"1", "2"}, 7},
-		// Neither two powers nor two of 1, 2, 5: everything labelled.
+		// No power of ten inside and only 0.2, 0.5 of 1, 2, 5: 0.3 is
+		// labelled too; 0.2..0.8 holds 0.2, 0.3, …, 0.8.
+		{"inside one decade", 0.2, 0.8, []string{"0.2", "0.3", "0.5"}, 7},
+		// One power of ten (1) and 2, then 3: 0.6..3 holds 0.6, 0.7, 0.8,
+		// 0.9, 1, 2, 3.
+		{"across one power", 0.6, 3, []string{"1", "2", "3"}, 7},
+		// Two powers of ten and 2, 5 between them: 0.1, 0.2, 0.5, 1 (a
+		// typical loss curve).
+		{"loss curve", 0.07, 1.5, []string{"0.1", "0.2", "0.5", "1"}, 3 + 9 + 1},
+		// Fewer than three of 1, 2, 3, 5: everything labelled.
 		{"narrow", 0.03, 0.045, []string{"0.03", "0.04"}, 2},
 		// 30 decades: every 4th power labelled (⌈30/8⌉ = 4), no minor ticks.
 		// Labels beyond [0.01, 10⁴] switch the whole axis to powers of ten.
