@@ -148,7 +148,7 @@ func TestLabelsAndSplit(t *testing.T) {
 	if len(p.Scatter) != 2 || p.Scatter[1].Name != "label 1" || !slices.Equal(p.Scatter[1].X, []float64{2, 3}) {
 		t.Errorf("ByClass series = %+v", p.Scatter)
 	}
-	if s := Scatter("t", pts); *s.Opts.XMin != -3 || *s.Opts.YMax != 3 || !s.Opts.Equal || len(s.Scatter[0].Y) != 4 {
+	if s := Scatter("t", pts); *s.Opts.XMin != -3 || *s.Opts.YMax != 3 || !s.Opts.Equal || len(s.Scatter[0].Y) != 4 || s.Opts.XLabel != "x_1" {
 		t.Errorf("Scatter panel = %+v", s)
 	}
 }

@@ -17,10 +17,10 @@ func Points(x *tensors.Tensor) []toy2d.Point {
 	return Must(toy2d.FromFlat32(tensors.MustCopyFlatData[float32](x)))
 }
 
-// Square is the plot options of the square [−r, r]² with equal axes, the
-// frame of every 2-D scatter plot in the notebooks.
+// Square is the plot options of the square [−r, r]² with equal axes
+// labelled x₁ and x₂, the frame of every 2-D scatter plot in the notebooks.
 func Square(r float64) plots.Options {
-	return plots.Options{Equal: true, XMin: Ptr(-r), XMax: Ptr(r), YMin: Ptr(-r), YMax: Ptr(r)}
+	return plots.Options{Equal: true, XMin: Ptr(-r), XMax: Ptr(r), YMin: Ptr(-r), YMax: Ptr(r), XLabel: "x_1", YLabel: "x_2"}
 }
 
 // Series is a series of 2-D points, named name (its legend label; empty for
