@@ -71,6 +71,14 @@ var evalFigures = func() []textFigure {
 	add(`^  their \d+ reconstructions\s+`+numRe+`\s+`+numRe+` ± `+numRe+`$`, "reconstruction_fd", "reconstruction_kid", "reconstruction_kid_std")
 	add(`^  \d+ Gaussian-noise images\s+`+numRe+`\s+`+numRe+` ± `+numRe+`$`, "noise_fd", "noise_kid", "noise_kid_std")
 	add(`^requested label: `+numRe+` of the samples classified as their label; diversity `+numRe, "label_accuracy", "diversity")
+	add(`^−ELBO, a bound on −log p_θ\(x\): `+numRe+` ± `+numRe+` nats per example \(`+numRe+` bits/dim\) over (\d+) fresh \S+ points \(reconstruction `+numRe+`, KL `+numRe+` nats\)$`,
+		"bound_nats", "bound_se_nats", "bits_per_dim", "num_examples", "reconstruction_nats", "kl_nats")
+	add(`^−ELBO, a bound on −log P\(x\) of the 8-bit images: `+numRe+` bits/dim over (\d+) \S+ test images \(`+numRe+` ± `+numRe+` nats per image: reconstruction `+numRe+`, KL `+numRe+`;`,
+		"bits_per_dim", "num_examples", "bound_nats", "bound_se_nats", "reconstruction_nats", "kl_nats")
+	add(`^drew (\d+) samples \((.*)\) in (\S+): `+numRe+` ms per sample$`, "num_samples", "sampler_desc", "sample_seconds")
+	add(`^true-density NLL: samples `+numRe+` nats, \d+ fresh data points `+numRe+` nats$`, "nll_samples", "nll_data")
+	add(`^MMD² to the fresh data \(RBF, median bandwidth\): `+numRe+`$`, "mmd2")
+	add(`; off-mode `+numRe+`; modes covered (\d+) of 8`, "off_mode", "modes_covered")
 	add(`^evaluated in (\S+)$`, "seconds")
 	return figs
 }()

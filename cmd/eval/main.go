@@ -3,6 +3,7 @@
 //	go run ./cmd/eval --model-path out/g8 --num-examples 500 --plot out/g8/bound.png
 //	go run ./cmd/eval --model-path out/mnist --samples 1000 --num-examples 100
 //	go run ./cmd/eval --model-path out/mnist-cond --sampler dpm++2m --guidance 2 --json
+//	go run ./cmd/eval --model-path out/g8-vae --num-examples 2000 --samples 2000
 //
 // For a DDPM checkpoint it computes the variational bound of fresh data,
 // term by term. For the 2-D datasets the bound uses a Gaussian decoder, so it
@@ -74,6 +75,25 @@
 // digit accuracy over the prompts "a 0" … "a 9", and for each attribute
 // the retrieval accuracy over three prompts naming the image's digit with
 // each level.
+//
+// A VAE or GAN checkpoint (cmd/train --model vae or gan) is evaluated by
+// what both define: for a VAE its negative ELBO (one draw z ~ q(z|x) an
+// example, the KL in closed form) of --num-examples fresh 2-D points in
+// nats, next to the true density's on the same points, or of test images in
+// bits/dim (the discretised decoder on the 8-bit images in [−1, 1], no
+// dequantisation, as the DDPM bound); then --samples samples (default 1000)
+// drawn in one network pass (the VAE's decoder mean, or with
+// --decoder-noise a draw of p(x|z); the GAN's G(z)), with the time per
+// sample: for 2-D data their mean NLL under the true density next to as
+// many fresh points', MMD² to those points, and for gaussians8 the mode
+// shares, the off-mode share and the modes covered (holding at least 1/32 of
+// the samples; moons: the moon shares); for images the classifier Fréchet
+// distance and KID beside real images and noise (--cache). The sampler,
+// conditioning and bound flags are refused, and --num-examples for a GAN.
+// JSON keys: bound_nats, bound_se_nats, bits_per_dim, reconstruction_nats,
+// kl_nats, data_nll_nats, num_examples, num_samples, sampler, sampler_desc,
+// sample_seconds, sample_seconds_per_example, nll_samples, nll_data, mmd2,
+// mode_shares, off_mode, modes_covered, and the image figures above.
 //
 // --json prints, as the last line of stdout after the human-readable lines,
 // one JSON object with every figure they show: checkpoint, step, weights,
@@ -161,6 +181,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	odeSteps := fs.Int("ode-steps", defaultODESteps, "score checkpoints with a fixed-step --solver: number of steps")
 	jsonOut := fs.Bool("json", false, "print every figure as one JSON object on the last line of stdout")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	decoderNoise := fs.Bool("decoder-noise", false, "VAE checkpoints: samples are draws of p(x|z) instead of the decoder's mean m(z)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -201,6 +222,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	path, cfg := ck.Path, ck.Config
 	if given["samples"] && *samples > 0 && cfg.IsImage() && !hasClassifier(cfg.Dataset) {
 		return fmt.Errorf("--samples: %s has no classifier here, so its samples cannot be scored (FD and KID need one: mnist, fashion-mnist); use --samples 0", cfg.Dataset)
+	}
+	if cfg.IsBaseline() {
+		return evalBaseline(stdout, stderr, ck, baselineEval{n: *n, samples: *samples, seed: *seed, cacheDir: *cacheDir,
+			given: given, decoderNoise: *decoderNoise, quiet: *quiet, json: *jsonOut})
+	}
+	if given["decoder-noise"] {
+		return fmt.Errorf("--decoder-noise applies to VAE checkpoints; %s holds another model", path)
 	}
 	nSamples := *samples
 	if cfg.IsImage() && !hasClassifier(cfg.Dataset) {

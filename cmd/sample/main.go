@@ -5,7 +5,19 @@
 //	go run ./cmd/sample --model-path out/g8-score --sampler ode --solver rk45 --out out/g8-score/ode
 //	go run ./cmd/sample --model-path out/g8-cond --class 3 --guidance 2 --out out/g8-cond/class3 --json
 //	go run ./cmd/sample --model-path notebooks/pretrained/mnist-t2i.ckpt --prompt "a thick 7 leaning left" --prompt "a small 2" --out grid.png
+//	go run ./cmd/sample --model-path out/g8-vae --num-samples 2000 --out out/g8-vae/samples
+//	go run ./cmd/sample --model-path out/mnist-gan --num-samples 100 --out gan.png
 //
+// A VAE or GAN checkpoint (cmd/train --model vae or gan) is sampled in one
+// network pass: z ~ N(0, I), then the VAE's decoder mean m(z) (with
+// --decoder-noise, a draw of p(x|z): m(z) + σ·ε, quantised to 8-bit levels
+// for images) or the GAN's generator G(z) (its EMA weights unless --no-ema).
+// The outputs and figures are those of a diffusion checkpoint below (2-D:
+// CSV, scatter plot and quality figures; images: a PNG grid), plus the
+// sampling time per example (JSON: sampler "vae" or "gan", sampler_desc,
+// seconds, seconds_per_sample and the figures). Only --num-samples, --seed, --out, --json,
+// --quiet, --no-ema and --decoder-noise (VAE) apply: the sampler,
+// conditioning and batching flags are refused.
 // --sampler chooses the sampler (default: ddpm for DDPM checkpoints, pc for
 // score checkpoints). These sample any checkpoint, a DDPM model on its own
 // steps or a score model on its SDE's noise levels:
@@ -216,6 +228,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output: for 2-D data OUT.csv and OUT.png, for images the grid OUT.png (required)")
 	jsonOut := fs.Bool("json", false, "print every figure as one JSON object on the last line of stdout")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	decoderNoise := fs.Bool("decoder-noise", false, "VAE checkpoints: draw x ~ p(x|z) instead of returning the decoder's mean m(z)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -261,6 +274,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	path, cfg := ck.Path, ck.Config
 	if cfg.IsAutoencoder() {
 		return fmt.Errorf("%s is an autoencoder, which does not sample: train a latent model on it (cmd/train --latent %s) and sample that", path, *modelPath)
+	}
+	if cfg.IsBaseline() {
+		return sampleBaseline(stdout, stderr, ck, baselineRun{n: *n, seed: *seed, base: base, given: given,
+			decoderNoise: *decoderNoise, quiet: *quiet, json: *jsonOut})
+	}
+	if given["decoder-noise"] {
+		return fmt.Errorf("--decoder-noise applies to VAE checkpoints; %s holds a diffusion model", path)
 	}
 	s, err := samplers.Build(cfg, path, settings)
 	if err != nil {

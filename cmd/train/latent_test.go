@@ -156,7 +156,7 @@ func TestLatentBadInput(t *testing.T) {
 		{[]string{"--dataset", "gaussians8", "--stage", "autoencoder"}, "not an image dataset"},
 		{[]string{"--dataset", "mnist", "--stage", "autoencoder", "--timesteps", "50"}, "--timesteps"},
 		{[]string{"--dataset", "mnist", "--stage", "autoencoder", "--class-cond"}, "--class-cond"},
-		{[]string{"--dataset", "mnist", "--stage", "vae"}, "the stages are"},
+		{[]string{"--dataset", "mnist", "--stage", "diffusion-gan"}, "the stages are"},
 		{[]string{"--dataset", "mnist", "--kl-weight", "0.1"}, "--stage autoencoder only"},
 		{[]string{"--dataset", "mnist", "--stage", "autoencoder", "--latent", pixel}, "--latent"},
 		{[]string{"--dataset", "mnist", "--stage", "autoencoder", "--export", filepath.Join(dir, "x.ckpt")}, "--export"},

@@ -7,7 +7,25 @@
 //	go run ./cmd/train --dataset mnist --latent out/ae --class-cond --steps 2000 --out out/ldm --export out/mnist-ldm.ckpt
 //	go run ./cmd/train --dataset mnist --stage clip --steps 1500 --out out/clip
 //	go run ./cmd/train --dataset mnist --latent out/ae --text out/clip --steps 4000 --out out/t2i --export out/mnist-t2i.ckpt
+//	go run ./cmd/train --dataset gaussians8 --model vae --steps 3000 --out out/g8-vae
+//	go run ./cmd/train --dataset mnist --model gan --steps 5000 --out out/mnist-gan
 //
+// --model vae and --model gan train, instead of a diffusion model, the
+// baselines it is compared with (the stages "vae" and "gan" of
+// experiment.Config; --stage vae and --stage gan are the same): a VAE
+// (package vae: an MLP VAE with a Gaussian decoder of learned variance for
+// the 2-D sets, a convolutional one with the discretised Gaussian decoder
+// for mnist and fashion-mnist; its loss is the negative ELBO, reported as
+// its terms reconstruction and kl) or a GAN (package gan: non-saturating
+// loss with the R1 penalty, both players in one simultaneous Adam step
+// with β₁ = 0.5, β₂ = 0.99; terms discriminator, generator and r1), with
+// experiment.DefaultVAE or DefaultGAN for the dataset. They take --dataset,
+// --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed,
+// --train-images, and --latent-dim (VAE: dimension of z) or --r1-gamma (GAN:
+// γ of the penalty); the diffusion flags, --latent and --text are refused.
+// Their checkpoints resume, export, sample (cmd/sample) and evaluate
+// (cmd/eval) like a diffusion model's; loss.png then draws each term in its
+// own panel.
 // Latent diffusion takes two runs. --stage autoencoder trains the
 // autoencoder of package latent on the dataset's images (a KL-regularised
 // one, 28×28×1 → 7×7×4; --plain for the plain autoencoder of the ablation,
@@ -90,6 +108,7 @@ import (
 
 	"github.com/godiffusion/diffusion-models/backend"
 	"github.com/godiffusion/diffusion-models/diffusion"
+	"github.com/godiffusion/diffusion-models/gan"
 	"github.com/godiffusion/diffusion-models/internal/interrupt"
 	"github.com/godiffusion/diffusion-models/internal/memcheck"
 	"github.com/godiffusion/diffusion-models/latent"
@@ -98,6 +117,7 @@ import (
 	"github.com/godiffusion/diffusion-models/tutorial/experiment"
 	"github.com/godiffusion/diffusion-models/tutorial/plots"
 	"github.com/godiffusion/diffusion-models/unet"
+	"github.com/godiffusion/diffusion-models/vae"
 )
 
 // CheckpointName is the checkpoint's file name inside --out.
@@ -152,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.Prediction, "prediction", d2.Prediction, "model output: eps, x0 or v")
 	fs.StringVar(&f.Loss, "loss", d2.Loss, "objective: simple, hybrid (learned variance) or vlb")
 	fs.StringVar(&f.Variance, "variance", "", "variance of p(x_{t-1}|x_t): small, large or learned (default: learned for hybrid, else small)")
-	fs.StringVar(&f.Model, "model", d2.Model, "network: mlp (2-D data) or unet (images; the default for mnist and fashion-mnist)")
+	fs.StringVar(&f.Model, "model", d2.Model, "network: mlp (2-D data) or unet (images; the default for mnist and fashion-mnist); vae or gan train a VAE or a GAN instead of a diffusion model (the same as --stage vae or gan)")
 	fs.StringVar(&f.UNet, "unet-config", di.UNet, "UNet configuration: "+strings.Join(unet.UNetConfigNames(), ", "))
 	fs.IntVar(&f.MLP.Hidden, "hidden", 128, "MLP width")
 	fs.IntVar(&f.MLP.Blocks, "blocks", 3, "MLP residual blocks")
@@ -174,13 +194,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	every := fs.Int64("checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	export := fs.String("export", "", "also write a sampling-only checkpoint (EMA weights, no optimizer state; a latent model's with its autoencoder) to this file; with --resume at --steps, only export")
-	fs.StringVar(&f.Stage, "stage", "", "autoencoder: train the autoencoder of latent diffusion on --dataset's images instead of a diffusion model; clip: train the mini-CLIP (image and text encoders) of text-to-image models on the captioned images")
+	fs.StringVar(&f.Stage, "stage", "", "autoencoder: train the autoencoder of latent diffusion on --dataset's images instead of a diffusion model; clip: train the mini-CLIP (image and text encoders) of text-to-image models on the captioned images; vae, gan: as --model vae or gan")
 	fs.StringVar(&f.Latent, "latent", "", "train a latent diffusion model in the latent space of this autoencoder (a --stage autoencoder output folder or its model.ckpt)")
 	fs.StringVar(&f.Text, "text", "", "with --latent: a text-conditional model, conditioned on captions through the (frozen) text encoder of this CLIP (a --stage clip output folder or its model.ckpt)")
 	var ae latent.Config
 	fs.Float64Var(&ae.KLWeight, "kl-weight", latent.DefaultKLWeight, "--stage autoencoder: weight of the KL term")
 	fs.BoolVar(&ae.Plain, "plain", false, "--stage autoencoder: a plain autoencoder (no KL term, no sampling; the ablation)")
 	fs.IntVar(&ae.LatentChannels, "latent-channels", 4, "--stage autoencoder: channels of the latent")
+	var vc vae.Config
+	var gc gan.Config
+	fs.IntVar(&vc.LatentDim, "latent-dim", 0, "--model vae: dimension of the latent z (default 2 for 2-D data, 16 for images)")
+	fs.Float64Var(&gc.R1Gamma, "r1-gamma", 0, "--model gan: γ of the R1 penalty γ/2·‖∇D(x)‖² on real data (default 0.1 for 2-D data, 10 for images; 0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -194,9 +218,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--steps must be > 0, got %d", *steps)
 	}
 	ckptPath := filepath.Join(*out, CheckpointName)
+	// --model vae or gan names a stage: its flag then counts as --stage.
+	if isStageModel(f.Model) {
+		if f.Stage != "" && f.Stage != f.Model {
+			return fmt.Errorf("--model %s and --stage %s: choose one (--model %s trains a %s)", f.Model, f.Stage, f.Model, strings.ToUpper(f.Model))
+		}
+		f.Stage = f.Model
+	}
+	visit := func(fn func(*flag.Flag)) {
+		fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == "model" && isStageModel(f.Model) {
+				fl = fs.Lookup("stage")
+			}
+			fn(fl)
+		})
+	}
 	given := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	visit(func(fl *flag.Flag) { given[fl.Name] = true })
 	f.Autoencoder = &ae
+	f.VAE, f.GAN = &vc, &gc
 
 	// The configuration: the dataset's defaults (or, with --resume, the
 	// checkpoint's), overridden by the flags given explicitly.
@@ -212,7 +252,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		saved := c
 		var conflicts []string
-		fs.Visit(func(fl *flag.Flag) {
+		visit(func(fl *flag.Flag) {
 			field := flagField(fl.Name)
 			if field == "" {
 				return
@@ -240,14 +280,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s already exists: pass --resume to continue it, or choose another --out", ckptPath)
 		}
 		switch {
-		case f.Stage != "" && f.Stage != experiment.StageAutoencoder && f.Stage != experiment.StageCLIP:
-			return fmt.Errorf("--stage %q: the stages are %q and %q (omit --stage for a diffusion model)", f.Stage, experiment.StageAutoencoder, experiment.StageCLIP)
+		case f.Stage != "" && f.Stage != experiment.StageAutoencoder && f.Stage != experiment.StageCLIP && !isStageModel(f.Stage):
+			return fmt.Errorf("--stage %q: the stages are %q, %q, %q and %q (omit --stage for a diffusion model)", f.Stage,
+				experiment.StageAutoencoder, experiment.StageCLIP, experiment.StageVAE, experiment.StageGAN)
+		case isStageModel(f.Stage) && (f.Latent != "" || f.Text != ""):
+			return fmt.Errorf("--model %s and --latent or --text: a %s is trained on the data itself; --latent (with --text for prompts) trains a diffusion model on an autoencoder's latents", f.Stage, strings.ToUpper(f.Stage))
+		case isStageModel(f.Stage):
+			takes := "--dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed, --train-images and "
+			if f.Stage == experiment.StageVAE {
+				if err := stageFlags(visit, "vae", vaeFields, takes+"--latent-dim"); err != nil {
+					return err
+				}
+				c = experiment.DefaultVAE(f.Dataset)
+			} else {
+				if err := stageFlags(visit, "gan", ganFields, takes+"--r1-gamma"); err != nil {
+					return err
+				}
+				c = experiment.DefaultGAN(f.Dataset)
+			}
 		case f.Stage != "" && (f.Latent != "" || f.Text != ""):
 			return fmt.Errorf("--stage %s and --latent or --text: the stages train on images; --latent (with --text for prompts) trains a diffusion model on an autoencoder's latents", f.Stage)
 		case f.Text != "" && f.Latent == "":
 			return errors.New("--text needs --latent: text-conditional models are latent diffusion models (train an autoencoder with --stage autoencoder first)")
 		case f.Stage == experiment.StageCLIP:
-			if err := stageFlags(fs, "clip", clipFields, "--dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed and --train-images"); err != nil {
+			if err := stageFlags(visit, "clip", clipFields, "--dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed and --train-images"); err != nil {
 				return err
 			}
 			var err error
@@ -255,7 +311,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("--stage clip: %w", err)
 			}
 		case f.Stage != "":
-			if err := stageFlags(fs, "autoencoder", autoencoderFields, "--dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed, --train-images, --kl-weight, --plain and --latent-channels"); err != nil {
+			if err := stageFlags(visit, "autoencoder", autoencoderFields, "--dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed, --train-images, --kl-weight, --plain and --latent-channels"); err != nil {
 				return err
 			}
 			c = experiment.DefaultAutoencoder(f.Dataset)
@@ -276,10 +332,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 					return fmt.Errorf("--%s applies to --stage autoencoder only", name)
 				}
 			}
+			for name, model := range map[string]string{"latent-dim": "vae", "r1-gamma": "gan"} {
+				if given[name] {
+					return fmt.Errorf("--%s applies to --model %s only", name, model)
+				}
+			}
 		}
-		fs.Visit(func(fl *flag.Flag) { c = applyFlag(c, f, fl.Name) })
+		visit(func(fl *flag.Flag) { c = applyFlag(c, f, fl.Name) })
 		pUncondGiven := false
-		fs.Visit(func(fl *flag.Flag) { pUncondGiven = pUncondGiven || fl.Name == "p-uncond" })
+		visit(func(fl *flag.Flag) { pUncondGiven = pUncondGiven || fl.Name == "p-uncond" })
 		// Refused here, not left to Config.Validate, which names the JSON
 		// field (class_cond) and lets --p-uncond 0 through.
 		if pUncondGiven && !c.ClassCond && !c.IsText() {
@@ -293,7 +354,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		if c.IsScore() {
 			var ddpmOnly []string
-			fs.Visit(func(fl *flag.Flag) {
+			visit(func(fl *flag.Flag) {
 				if slices.Contains(experiment.DDPMOnlyFields(), flagField(fl.Name)) {
 					ddpmOnly = append(ddpmOnly, "--"+fl.Name)
 				}
@@ -304,7 +365,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			c = c.WithScore(c.SDE)
 			lrGiven := false
-			fs.Visit(func(fl *flag.Flag) { lrGiven = lrGiven || fl.Name == "lr" })
+			visit(func(fl *flag.Flag) { lrGiven = lrGiven || fl.Name == "lr" })
 			if !lrGiven && !c.IsImage() {
 				c.LearningRate = experiment.ScoreLearningRate2D
 			}
@@ -379,6 +440,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cc := c.CLIP.WithDefaults()
 		fmt.Fprintf(stderr, "train: %s, mini-CLIP (%d parameters: image encoder, and a %d-layer text encoder over a %d-word vocabulary), symmetric InfoNCE, batch %d, lr %g, %d steps → %s\n",
 			c.Dataset, cc.NumParams(), cc.Text.WithDefaults().Layers, c.Tokenizer.VocabSize()-len(text.Specials), c.BatchSize, c.LearningRate, *steps, ckptPath)
+	} else if c.IsBaseline() {
+		fmt.Fprintf(stderr, "train: %s, %s, batch %d, lr %g, %d steps → %s\n",
+			c.Dataset, baselineDesc(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
 	} else {
 		fmt.Fprintf(stderr, "train: %s, %s model, %s, batch %d, lr %g, %d steps → %s\n",
 			c.Dataset, c.Model, objective, c.BatchSize, c.LearningRate, *steps, ckptPath)
@@ -433,7 +497,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "latent scale factor %.4f (1/std of the training set's latents, measured in %s); latents cached in %s\n",
 			scale, time.Since(start).Round(time.Millisecond), filepath.Join(*out, experiment.LatentCacheName))
 	}
-	if err := writeLossPlot(filepath.Join(*out, "loss.png"), tr.Losses()); err != nil {
+	if c.IsBaseline() {
+		err = writeTermsPlot(filepath.Join(*out, "loss.png"), c, tr.Losses(), tr.TermNames(), tr.TermHistory(), startStep)
+	} else {
+		err = writeLossPlot(filepath.Join(*out, "loss.png"), tr.Losses())
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "loss curve %s\n", filepath.Join(*out, "loss.png"))
@@ -498,27 +567,63 @@ func flagField(flagName string) string {
 		return "mlp"
 	case "kl-weight", "plain", "latent-channels":
 		return "autoencoder"
+	case "latent-dim":
+		return "vae"
+	case "r1-gamma":
+		return "gan"
 	}
 	return flagName
 }
 
-// stageFlags refuses the flags given that set a configuration field outside
-// fields, which --stage stage takes (listed in takes, for the message).
-func stageFlags(fs *flag.FlagSet, stage string, fields []string, takes string) error {
+// stageFlags refuses the flags given (those visit visits) that set a
+// configuration field outside fields, which --stage stage takes (listed in
+// takes, for the message).
+func stageFlags(visit func(func(*flag.Flag)), stage string, fields []string, takes string) error {
 	var not []string
-	fs.Visit(func(fl *flag.Flag) {
+	visit(func(fl *flag.Flag) {
 		if field := flagField(fl.Name); field != "" && !slices.Contains(fields, field) {
 			not = append(not, "--"+fl.Name)
 		}
 	})
 	if len(not) > 0 {
-		return fmt.Errorf("%s: not for --stage %s, which takes %s", strings.Join(not, ", "), stage, takes)
+		opt := "--stage"
+		if isStageModel(stage) {
+			opt = "--model"
+		}
+		return fmt.Errorf("%s: not for %s %s, which takes %s", strings.Join(not, ", "), opt, stage, takes)
 	}
 	return nil
 }
 
 // clipFields are the configuration fields that --stage clip takes.
 var clipFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "train_images"}
+
+// vaeFields and ganFields are the configuration fields that --model vae
+// and --model gan take.
+var (
+	vaeFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "train_images", "vae"}
+	ganFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "train_images", "gan"}
+)
+
+// isStageModel reports whether a --model value names a stage (vae, gan)
+// rather than a diffusion network.
+func isStageModel(m string) bool { return m == experiment.StageVAE || m == experiment.StageGAN }
+
+// baselineDesc describes a VAE or GAN run's model for the first line.
+func baselineDesc(c experiment.Config) string {
+	if c.IsVAE() {
+		v := c.VAE.WithDefaults()
+		dec := "Gaussian decoder with a learned variance"
+		if v.Kind == vae.KindConv {
+			dec = "discretised Gaussian decoder"
+		} else if v.DecoderStd > 0 {
+			dec = fmt.Sprintf("Gaussian decoder with σ = %g", v.DecoderStd)
+		}
+		return fmt.Sprintf("VAE (%s, %d-D latent, %s), negative ELBO", v.Kind, v.LatentDim, dec)
+	}
+	g := c.GAN.WithDefaults()
+	return fmt.Sprintf("GAN (%s, %d-D noise), non-saturating loss with R1 γ = %g, Adam β₁ = %g", g.Kind, g.NoiseDim, g.R1Gamma, c.Beta1)
+}
 
 // autoencoderFields are the configuration fields that --stage autoencoder takes.
 var autoencoderFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "autoencoder", "train_images"}
@@ -564,6 +669,18 @@ func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 		c.Variance = f.Variance
 	case "model":
 		c.Model = f.Model
+	case "latent-dim":
+		if c.VAE != nil {
+			v := *c.VAE
+			v.LatentDim = f.VAE.LatentDim
+			c.VAE = &v
+		}
+	case "r1-gamma":
+		if c.GAN != nil {
+			g := *c.GAN
+			g.R1Gamma = f.GAN.R1Gamma
+			c.GAN = &g
+		}
 	case "unet-config":
 		c.UNet = f.UNet
 	case "hidden":
@@ -640,6 +757,52 @@ func writeLossPlot(path string, losses []float64) error {
 	}
 	png, err := plots.LinesPNG([]plots.Series{{Name: "loss", X: x, Y: losses}, {Name: "running mean", X: x, Y: smooth}},
 		plots.Options{Title: "training loss", XLabel: "step", YLabel: "loss", LogY: true})
+	if err != nil {
+		return err
+	}
+	return plots.WriteFileAtomic(path, png)
+}
+
+// writeTermsPlot draws the training of a VAE or GAN: for a VAE the loss
+// (the negative ELBO's one-sample estimate, in nats) and each term, for a
+// GAN each term only (the sum of the players' losses means nothing), each
+// in its own panel with its running mean, on linear axes (a density's
+// reconstruction term can be negative). The loss covers every step; the
+// terms, which checkpoints do not keep, the steps of this run (from
+// startStep + 1 on).
+func writeTermsPlot(path string, c experiment.Config, losses []float64, names []string, hist [][]float64, startStep int64) error {
+	var panels []plots.Panel
+	panel := func(title string, first int64, y []float64) {
+		if len(y) == 0 {
+			return
+		}
+		x := make([]float64, len(y))
+		smooth := make([]float64, len(y))
+		var m float64
+		for i, v := range y {
+			x[i] = float64(first + int64(i) + 1)
+			if i == 0 {
+				m = v
+			} else {
+				m = 0.98*m + 0.02*v
+			}
+			smooth[i] = m
+		}
+		panels = append(panels, plots.Panel{Title: title, Lines: []plots.Series{{Name: "step", X: x, Y: y}, {Name: "running mean", X: x, Y: smooth}},
+			Opts: plots.Options{XLabel: "step", YLabel: "nats per example"}})
+	}
+	if c.IsVAE() {
+		panel("loss (−ELBO estimate)", 0, losses)
+	}
+	for i, name := range names {
+		if i < len(hist) {
+			panel(name, startStep, hist[i])
+		}
+	}
+	if len(panels) == 0 {
+		return nil
+	}
+	png, err := plots.GridPNG(panels, 0, 0, 0, 0)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
@@ -65,6 +66,9 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 	}
 	if c.IsAutoencoder() {
 		return nil, fmt.Errorf("experiment: LoadOrTrain trains diffusion models; an autoencoder is trained with cmd/train --stage autoencoder (or c.NewTrainer) and finished with FinishAutoencoder")
+	}
+	if c.IsBaseline() {
+		return nil, fmt.Errorf("experiment: LoadOrTrain trains diffusion models; a %s is trained with cmd/train --model %s (or c.NewTrainer)", strings.ToUpper(c.Stage), c.Stage)
 	}
 	path := CachePath(cacheDir, c, steps)
 	t := &Trained{Config: c, Steps: steps, Path: path}

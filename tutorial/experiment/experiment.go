@@ -23,12 +23,14 @@ import (
 	"github.com/godiffusion/diffusion-models/diffusion"
 	"github.com/godiffusion/diffusion-models/diffusion/cond"
 	"github.com/godiffusion/diffusion-models/diffusion/score"
+	"github.com/godiffusion/diffusion-models/gan"
 	"github.com/godiffusion/diffusion-models/latent"
 	"github.com/godiffusion/diffusion-models/schedules"
 	"github.com/godiffusion/diffusion-models/text"
 	"github.com/godiffusion/diffusion-models/tutorial/mnist"
 	"github.com/godiffusion/diffusion-models/tutorial/toy2d"
 	"github.com/godiffusion/diffusion-models/unet"
+	"github.com/godiffusion/diffusion-models/vae"
 )
 
 // Config is one training run. Its JSON form is stored in checkpoints.
@@ -76,6 +78,11 @@ type Config struct {
 	WarmupSteps int `json:"warmup_steps"`
 	// WeightDecay is AdamW's decoupled weight decay (0: Adam).
 	WeightDecay float64 `json:"weight_decay"`
+	// Beta1 and Beta2 are Adam's moment decays (0: the defaults 0.9 and
+	// 0.999); GAN runs use 0.5 and 0.99. Omitted from the JSON when zero,
+	// so other configurations keep their form (and cache keys).
+	Beta1 float64 `json:"beta1,omitempty"`
+	Beta2 float64 `json:"beta2,omitempty"`
 	// GradClip is the global gradient-norm clip (0: none).
 	GradClip float64 `json:"grad_clip"`
 	// EMA is the decay of the weights' moving average (0: none).
@@ -144,6 +151,11 @@ type Config struct {
 	// (cmd/train --export of a text-conditional model) under the scope
 	// CLIPBundleScope.
 	CLIPBundled bool `json:"clip_bundled,omitempty"`
+
+	// VAE is the architecture of a StageVAE run (nil for other runs).
+	VAE *vae.Config `json:"vae,omitempty"`
+	// GAN is the architecture of a StageGAN run (nil for other runs).
+	GAN *gan.Config `json:"gan,omitempty"`
 }
 
 // MaxTimesteps is the largest T a configuration may have (Validate), so
@@ -258,8 +270,14 @@ func (c Config) Validate() error {
 	if c.IsCLIP() {
 		return c.validateCLIP()
 	}
+	if c.IsBaseline() {
+		return c.validateBaseline()
+	}
 	if c.Stage != "" {
-		return fmt.Errorf("experiment: unknown stage %q (want %q, %q, or empty for a diffusion model)", c.Stage, StageAutoencoder, StageCLIP)
+		return fmt.Errorf("experiment: unknown stage %q (want %q, %q, %q, %q, or empty for a diffusion model)", c.Stage, StageAutoencoder, StageCLIP, StageVAE, StageGAN)
+	}
+	if c.VAE != nil || c.GAN != nil {
+		return fmt.Errorf("experiment: vae or gan settings without their stage (stage %q or %q)", StageVAE, StageGAN)
 	}
 	if err := c.validateLatent(); err != nil {
 		return err
@@ -366,7 +384,7 @@ func (c Config) validateCommon() error {
 			return fmt.Errorf("experiment: %w", err)
 		}
 	default:
-		return fmt.Errorf("experiment: unknown model %q (want mlp or unet)", c.Model)
+		return fmt.Errorf("experiment: unknown model %q (want mlp or unet for a diffusion model; vae or gan as stages, cmd/train --model vae|gan)", c.Model)
 	}
 	if c.BatchSize <= 0 || c.BatchSize > diffusion.MaxBatch {
 		return fmt.Errorf("experiment: batch size must be 1 to %d, got %d", diffusion.MaxBatch, c.BatchSize)
@@ -479,7 +497,7 @@ func (c Config) unetConfig(learned bool) (unet.UNetConfig, error) {
 func (c Config) trainConfig() diffusion.TrainConfig {
 	return diffusion.TrainConfig{
 		LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps, WeightDecay: c.WeightDecay,
-		GradClipNorm: c.GradClip, EMADecay: c.EMA, PUncond: c.PUncond, Seed: c.Seed,
+		Beta1: c.Beta1, Beta2: c.Beta2, GradClipNorm: c.GradClip, EMADecay: c.EMA, PUncond: c.PUncond, Seed: c.Seed,
 	}
 }
 
@@ -556,8 +574,13 @@ func (c Config) SamplingModel() (diffusion.Model, error) {
 
 // NewTrainer returns the trainer of the configuration's objective: a
 // denoiser trainer (diffusion.NewTrainer) for DDPM runs, a denoising
-// score-matching trainer (score.NewTrainer) for score-based runs.
+// score-matching trainer (score.NewTrainer) for score-based runs, and for
+// the stages (autoencoder, CLIP, VAE, GAN) a trainer of their own loss
+// with its terms (diffusion.NewTrainerWithTerms).
 func (c Config) NewTrainer(b compute.Backend) (*diffusion.Trainer, error) {
+	if c.IsBaseline() {
+		return c.newBaselineTrainer(b)
+	}
 	if c.IsAutoencoder() {
 		if err := c.Validate(); err != nil {
 			return nil, err

@@ -18,7 +18,7 @@ import (
 
 // fuzzConfigs are valid configurations of every kind a checkpoint stores:
 // 2-D DDPM and score runs, a pixel UNet, an autoencoder, a latent model, a
-// CLIP and a text-conditional latent model.
+// CLIP, a text-conditional latent model, VAEs and GANs.
 func fuzzConfigs(t testing.TB) []Config {
 	t.Helper()
 	tok, err := text.New([]string{"a", "seven", "thick"}, 6)
@@ -36,7 +36,7 @@ func fuzzConfigs(t testing.TB) []Config {
 	cls := Default2D("gaussians8")
 	cls.ClassCond, cls.PUncond = true, 0.1
 	return []Config{Default2D("moons"), Default2D("gaussians8").WithScore("ve"), cls, DefaultImages("mnist"),
-		DefaultAutoencoder("mnist"), lat, clipRun, t2i}
+		DefaultAutoencoder("mnist"), lat, clipRun, t2i, DefaultVAE("gaussians8"), DefaultVAE("mnist"), DefaultGAN("moons"), DefaultGAN("fashion-mnist")}
 }
 
 // FuzzFromJSON checks that reading a checkpoint's configuration either

@@ -77,8 +77,8 @@ func (c Config) validateAutoencoder() error {
 	if err := fitsImages(*c.Autoencoder, c.Dataset, c.ImageDims()); err != nil {
 		return err
 	}
-	if set := c.setFields(diffusionFields...); len(set) > 0 {
-		return fmt.Errorf("experiment: %s: diffusion settings, which an autoencoder run does not use", strings.Join(set, ", "))
+	if set := c.setFields(append(slices.Clone(diffusionFields), "vae", "gan")...); len(set) > 0 {
+		return fmt.Errorf("experiment: %s: settings an autoencoder run does not use", strings.Join(set, ", "))
 	}
 	if c.BatchSize <= 0 {
 		return fmt.Errorf("experiment: batch size must be > 0, got %d", c.BatchSize)
@@ -105,6 +105,7 @@ func (c Config) setFields(names ...string) []string {
 		"autoencoder_sha256": c.AutoencoderSHA256 != "", "latent_scale": c.LatentScale != 0,
 		"autoencoder_bundled": c.AutoencoderBundled, "clip_bundled": c.CLIPBundled,
 		"mlp": c.MLP != (unet.MLPConfig{}), "text": c.Text != "", "text_sha256": c.TextSHA256 != "",
+		"clip": c.CLIP != nil, "tokenizer": c.Tokenizer != nil, "vae": c.VAE != nil, "gan": c.GAN != nil,
 	}
 	var set []string
 	for _, name := range names {

@@ -43,7 +43,7 @@ func TestLatentValidate(t *testing.T) {
 		{"autoencoder with diffusion fields", ae(func(c *Config) { c.Timesteps, c.ClassCond = 1000, true }), "class_cond, timesteps"},
 		{"autoencoder on 2-D data", ae(func(c *Config) { c.Dataset = "moons" }), "not an image dataset"},
 		{"autoencoder without architecture", ae(func(c *Config) { c.Autoencoder = nil }), "architecture"},
-		{"unknown stage", lat(func(c *Config) { c.Stage = "vae" }), "unknown stage"},
+		{"unknown stage", lat(func(c *Config) { c.Stage = "diffusion-gan" }), "unknown stage"},
 		{"bad hash", lat(func(c *Config) { c.AutoencoderSHA256 = "abc" }), "SHA-256"},
 		{"no scale", lat(func(c *Config) { c.LatentScale = 0 }), "scale factor"},
 		{"score objective", lat(func(c *Config) { *c = c.WithScore("vp") }), "DDPM objective"},

@@ -177,7 +177,7 @@ func (c Config) validateCLIP() error {
 	if d := c.ImageDims(); cc.ImageSize != d[0] || cc.InChannels != d[2] {
 		return fmt.Errorf("experiment: the CLIP takes %d×%d×%d images but %s has %d×%d×%d", cc.ImageSize, cc.ImageSize, cc.InChannels, c.Dataset, d[0], d[1], d[2])
 	}
-	unused := append(slices.Clone(diffusionFields), "autoencoder", "latent_scale", "autoencoder_bundled", "clip_bundled", "mlp", "text", "text_sha256")
+	unused := append(slices.Clone(diffusionFields), "autoencoder", "latent_scale", "autoencoder_bundled", "clip_bundled", "mlp", "text", "text_sha256", "vae", "gan")
 	if set := c.setFields(unused...); len(set) > 0 {
 		return fmt.Errorf("experiment: %s: settings a CLIP run does not use", strings.Join(set, ", "))
 	}
