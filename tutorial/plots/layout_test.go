@@ -295,3 +295,67 @@ func deref(p *float64) float64 {
 	}
 	return *p
 }
+
+// TestTitleInsideImage draws a title wider than an Equal plot's narrowed
+// data area, with a legend on the right: the title must stay whole inside
+// the image (gonum would centre it on the narrowed plot and cut its start
+// off).
+func TestTitleInsideImage(t *testing.T) {
+	pts := []Series{{Name: "samples", X: []float64{-3, 3, 0}, Y: []float64{-3, 3, 0}}, {Name: "data", X: []float64{1}, Y: []float64{1}}}
+	opts := Options{Equal: true, XMin: ptrTo(-3.0), XMax: ptrTo(3.0), YMin: ptrTo(-3.0), YMax: ptrTo(3.0)}
+	// A title 90–97% as wide as the image: centred on the plot, which the
+	// legend strip pushes left, it would start left of the image.
+	fig, err := buildFigure("ScatterPNG", "", pts, nil, opts, singleFonts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imageW := DefaultWidth
+	long := "gaussians8 samples"
+	for w := fig.p.Title.TextStyle.Width(long); w < 0.9*imageW; w = fig.p.Title.TextStyle.Width(long) {
+		long += " ab"
+	}
+	if w := fig.p.Title.TextStyle.Width(long); w > 0.97*imageW {
+		t.Fatalf("test title %.0f pt wide in a %.0f pt image", w, imageW)
+	}
+	for _, tc := range []struct {
+		name, title string
+	}{
+		{"long", long},
+		{"short", "samples"},
+	} {
+		opts.Title = tc.title
+		img, data, err := renderSingle("ScatterPNG", pts, nil, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := img.Bounds()
+		ink := func(x, y int) bool {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			return r < 0x8000 && g < 0x8000 && bl < 0x8000
+		}
+		// The title is the topmost band of rows with ink, above the data area.
+		minX, maxX := b.Max.X, b.Min.X
+		inBand := false
+		for y := b.Min.Y; y < data[0].Min.Y; y++ {
+			rowInk := false
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if ink(x, y) {
+					rowInk = true
+					minX, maxX = min(minX, x), max(maxX, x)
+				}
+			}
+			if inBand && !rowInk {
+				break
+			}
+			inBand = inBand || rowInk
+		}
+		if minX > maxX {
+			t.Fatalf("%s: no title drawn above the data area", tc.name)
+		}
+		if minX <= b.Min.X || maxX >= b.Max.X-1 {
+			t.Errorf("%s title: ink from x = %d to %d in an image %d wide: cut off at an edge", tc.name, minX, maxX, b.Dx())
+		}
+	}
+}
+
+func ptrTo(v float64) *float64 { return &v }

@@ -132,8 +132,25 @@ func (f *figure) draw(c draw.Canvas, right, below, left, bottom vg.Length) vg.Re
 	if f.equal {
 		c = f.equalCrop(c)
 	}
+	// gonum centres the title on c, which Equal narrows and the legend
+	// strip shifts: a long title would then run off the image. Its room is
+	// kept (gonum lays it out, in a transparent colour), and it is drawn
+	// here where gonum would, moved sideways as little as needed to stay
+	// inside the figure.
+	tsty := f.p.Title.TextStyle
+	f.p.Title.TextStyle.Color = color.Transparent
 	f.p.Draw(c)
+	f.p.Title.TextStyle = tsty
 	dc := f.p.DataCanvas(c)
+	if t := f.p.Title.Text; t != "" {
+		w := tsty.Width(t)
+		x := (c.Min.X + c.Max.X) / 2
+		x = max(full.Min.X+w/2, min(x, full.Max.X-w/2))
+		if w > full.Max.X-full.Min.X {
+			x = (full.Min.X + full.Max.X) / 2
+		}
+		full.FillText(tsty, vg.Point{X: x, Y: c.Max.Y + tsty.FontExtents().Descent}, t)
+	}
 	lsty := mathStyle(f.fonts.label, text.XCenter, text.YCenter)
 	if f.xLabel != "" {
 		h := lsty.Height(f.xLabel)
