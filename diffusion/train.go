@@ -279,13 +279,7 @@ func (c TrainConfig) isFrozen(path string) bool {
 // input names and whether it has a null mask fix the graph's inputs).
 func (tr *Trainer) buildExec(c cond.Condition) error {
 	for _, f := range tr.Config.Frozen {
-		found := false
-		for v := range tr.store.IterVariables() {
-			if found = strings.HasPrefix(v.Path(), "/"+ModelScope+"/"+f+"/"); found {
-				break
-			}
-		}
-		if !found {
+		if !HasModelWeights(tr.store, f) {
 			return fmt.Errorf("diffusion: the frozen scope %q has no weights: preload them (Trainer.Preload) before the first step", f)
 		}
 	}
@@ -589,6 +583,19 @@ func (tr *Trainer) Restore(c *Checkpoint) error {
 	tr.step = c.Step
 	tr.losses = append([]float64(nil), c.Losses...)
 	return nil
+}
+
+// HasModelWeights reports whether store holds at least one variable under
+// the model's sub-scope scope, /ModelScope/scope/ (a part of the model such
+// as "encoder" or a frozen "text_encoder").
+func HasModelWeights(store *model.Store, scope string) bool {
+	prefix := "/" + ModelScope + "/" + scope + "/"
+	for v := range store.IterVariables() {
+		if strings.HasPrefix(v.Path(), prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // SamplingStore returns a store holding only the denoiser's weights under

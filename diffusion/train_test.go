@@ -456,3 +456,26 @@ func TestFrozenScope(t *testing.T) {
 		t.Errorf("Preload outside the model scope was accepted")
 	}
 }
+
+func TestHasModelWeights(t *testing.T) {
+	store := model.NewStore()
+	if _, err := store.CreateVariable("/"+ModelScope+"/encoder/dense/w", tensors.FromValue([]float32{1})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateVariable("/other/decoder/w", tensors.FromValue([]float32{1})); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		scope string
+		want  bool
+	}{
+		{"encoder", true},
+		{"decoder", false}, // only outside ModelScope
+		{"enc", false},     // a prefix of a scope's name is not the scope
+		{"encoder/dense", true},
+	} {
+		if got := HasModelWeights(store, c.scope); got != c.want {
+			t.Errorf("HasModelWeights(%q) = %v, want %v", c.scope, got, c.want)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
@@ -38,15 +37,8 @@ func New(backend compute.Backend, c Config, store *model.Store) (*GAN, error) {
 	}
 	c = c.WithDefaults()
 	for _, part := range []string{"generator", "discriminator"} {
-		prefix := "/" + diffusion.ModelScope + "/" + part + "/"
-		found := false
-		for v := range store.IterVariables() {
-			if found = strings.HasPrefix(v.Path(), prefix); found {
-				break
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("gan: the store has no %s weights (no variable under %s)", part, prefix)
+		if !diffusion.HasModelWeights(store, part) {
+			return nil, fmt.Errorf("gan: the store has no %s weights (no variable under /%s/%s/)", part, diffusion.ModelScope, part)
 		}
 	}
 	m := &GAN{Config: c}

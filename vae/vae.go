@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads like the math
@@ -40,15 +39,8 @@ func New(backend compute.Backend, c Config, store *model.Store) (*VAE, error) {
 	}
 	c = c.WithDefaults()
 	for _, part := range []string{"encoder", "decoder"} {
-		prefix := "/" + diffusion.ModelScope + "/" + part + "/"
-		found := false
-		for v := range store.IterVariables() {
-			if found = strings.HasPrefix(v.Path(), prefix); found {
-				break
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("vae: the store has no %s weights (no variable under %s)", part, prefix)
+		if !diffusion.HasModelWeights(store, part) {
+			return nil, fmt.Errorf("vae: the store has no %s weights (no variable under /%s/%s/)", part, diffusion.ModelScope, part)
 		}
 	}
 	v := &VAE{Config: c}
