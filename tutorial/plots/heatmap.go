@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/font"
 	colormap "gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/text"
@@ -156,18 +155,6 @@ func HeatmapPNG(values [][]float64, opts HeatmapOptions) ([]byte, error) {
 		return nil, err
 	}
 	return encode(fn, r.img)
-}
-
-// heatStyle returns a black text style of the given size and alignment,
-// drawn by the math handler.
-func heatStyle(size vg.Length, xa text.XAlignment, ya text.YAlignment) text.Style {
-	return text.Style{
-		Color:   color.Black,
-		Font:    font.From(plot.DefaultFont, size),
-		XAlign:  xa,
-		YAlign:  ya,
-		Handler: mathHandler,
-	}
 }
 
 // checkHeatmap validates the matrix and options and returns the value
@@ -337,15 +324,15 @@ func barLabel(v float64) string {
 // area a (the figure less its outer margin).
 func layoutHeatmap(fn string, a vg.Rectangle, values [][]float64, lo, hi float64, rows, cols []string, opts HeatmapOptions) (*heatLayout, error) {
 	f := singleFonts
-	tick := heatStyle(f.tick, text.XLeft, text.YCenter)
-	label := heatStyle(f.label, text.XCenter, text.YCenter)
+	tick := mathStyle(f.tick, text.XLeft, text.YCenter)
+	label := mathStyle(f.label, text.XCenter, text.YCenter)
 	W, H := a.Max.X-a.Min.X, a.Max.Y-a.Min.Y
 	nr, nc := len(rows), len(cols)
 	L := &heatLayout{rows: make([]string, nr), cols: make([]string, nc)}
 
 	top := vg.Length(0)
 	if opts.Title != "" {
-		top = heatStyle(f.title, text.XCenter, text.YTop).Height(opts.Title) + heatPad
+		top = mathStyle(f.title, text.XCenter, text.YTop).Height(opts.Title) + heatPad
 	}
 	left := vg.Length(0)
 	if opts.YLabel != "" {
@@ -510,14 +497,14 @@ func (L *heatLayout) draw(c draw.Canvas, values [][]float64, lo, hi float64, opt
 	if L.annotSize > 0 {
 		for i := range nr {
 			for j := range nc {
-				sty := heatStyle(L.annotSize, text.XCenter, text.YCenter)
+				sty := mathStyle(L.annotSize, text.XCenter, text.YCenter)
 				sty.Color = contrastText(colors[i][j])
 				c.FillText(sty, vg.Point{X: cellX(j) + cw/2, Y: cellY(i) + ch/2}, L.annot[i][j])
 			}
 		}
 	}
 
-	tickL := heatStyle(f.tick, text.XRight, text.YCenter)
+	tickL := mathStyle(f.tick, text.XRight, text.YCenter)
 	for i, s := range L.rows {
 		c.FillText(tickL, vg.Point{X: g.Min.X - heatPad, Y: cellY(i) + ch/2}, s)
 	}
@@ -528,9 +515,9 @@ func (L *heatLayout) draw(c draw.Canvas, values [][]float64, lo, hi float64, opt
 		pt := vg.Point{X: x, Y: g.Min.Y - heatPad}
 		switch L.colRot {
 		case 0:
-			sty = heatStyle(f.tick, text.XCenter, text.YTop)
+			sty = mathStyle(f.tick, text.XCenter, text.YTop)
 		default:
-			sty = heatStyle(f.tick, text.XRight, text.YCenter)
+			sty = mathStyle(f.tick, text.XRight, text.YCenter)
 			sty.Rotation = L.colRot
 			if L.colRot < math.Pi/2 {
 				pt.Y -= lineH / 2 * vg.Length(math.Cos(L.colRot))
@@ -539,15 +526,15 @@ func (L *heatLayout) draw(c draw.Canvas, values [][]float64, lo, hi float64, opt
 		c.FillText(sty, pt, s)
 	}
 	if opts.Title != "" {
-		sty := heatStyle(f.title, text.XCenter, text.YTop)
+		sty := mathStyle(f.title, text.XCenter, text.YTop)
 		c.FillText(sty, vg.Point{X: (g.Min.X + g.Max.X) / 2, Y: c.Max.Y - outerMargin}, opts.Title)
 	}
 	if opts.XLabel != "" {
-		sty := heatStyle(f.label, text.XCenter, text.YBottom)
+		sty := mathStyle(f.label, text.XCenter, text.YBottom)
 		c.FillText(sty, vg.Point{X: (g.Min.X + g.Max.X) / 2, Y: c.Min.Y + outerMargin}, opts.XLabel)
 	}
 	if opts.YLabel != "" {
-		sty := heatStyle(f.label, text.XCenter, text.YCenter)
+		sty := mathStyle(f.label, text.XCenter, text.YCenter)
 		sty.Rotation = math.Pi / 2
 		x := c.Min.X + outerMargin + sty.Height(opts.YLabel)/2
 		c.FillText(sty, vg.Point{X: x, Y: (g.Min.Y + g.Max.Y) / 2}, opts.YLabel)
@@ -567,7 +554,7 @@ func (L *heatLayout) draw(c draw.Canvas, values [][]float64, lo, hi float64, opt
 	}
 	c.SetLineStyle(frame)
 	c.Stroke(b.Path())
-	tickR := heatStyle(f.tick, text.XLeft, text.YCenter)
+	tickR := mathStyle(f.tick, text.XLeft, text.YCenter)
 	for _, t := range L.ticks {
 		y := b.Min.Y + vg.Length((t.Value-lo)/(hi-lo))*bh
 		c.StrokeLine2(frame, b.Max.X, y, b.Max.X+heatTickLen, y)

@@ -453,7 +453,7 @@ func TestContrastText(t *testing.T) {
 }
 
 func TestShorten(t *testing.T) {
-	sty := heatStyle(9, 0, 0)
+	sty := mathStyle(9, 0, 0)
 	long := "a rather long caption of a handwritten digit"
 	tests := []struct {
 		s    string
