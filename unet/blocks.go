@@ -1,6 +1,7 @@
 package unet
 
 import (
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -23,6 +24,12 @@ const normEps = 1e-5
 // constant over H and W, so they are added together, once. Dropout (rate
 // dropout) acts only when the graph is marked as training, see [Dropout].
 func ResBlock(scope *model.Scope, x, temb *Node, out, groups int, dropout float64) *Node {
+	return resBlock(scope, x, temb, out, groups, dropout, nil)
+}
+
+// resBlock is ResBlock; when keep is not nil it is the dropout's mask,
+// drawn beforehand (see dropoutKeep), instead of one drawn here.
+func resBlock(scope *model.Scope, x, temb *Node, out, groups int, dropout float64, keep *Node) *Node {
 	if x.Rank() != 4 || temb.Rank() != 2 || temb.Shape().Dimensions[0] != x.Shape().Dimensions[1] {
 		exceptions.Panicf("unet: ResBlock needs x [C,B,H,W] and temb [B,E], got %s and %s", x.Shape(), temb.Shape())
 	}
@@ -38,7 +45,11 @@ func ResBlock(scope *model.Scope, x, temb *Node, out, groups int, dropout float6
 	h = Reshape(h, out, b, d[2], d[3])
 
 	h = SiLU(GroupNorm(scope.In("norm_2"), h, groups, normEps))
-	h = Dropout(scope, h, dropout)
+	if keep != nil {
+		h = applyDropout(h, keep, dropout)
+	} else {
+		h = Dropout(scope, h, dropout)
+	}
 	h = Conv2D(scope.In("conv_2"), h, out, 3, 1)
 
 	skip := x
@@ -55,13 +66,28 @@ func ResBlock(scope *model.Scope, x, temb *Node, out, groups int, dropout float6
 // writing, does not mark its graph as training, so a model's Dropout is off
 // there unless the training graph calls scope.Store().SetTraining(g, true).
 func Dropout(scope *model.Scope, x *Node, rate float64) *Node {
-	if rate <= 0 || !scope.IsTraining(x.Graph()) {
+	keep := dropoutKeep(scope, x.Graph(), x.Shape(), rate)
+	if keep == nil {
 		return x
+	}
+	return applyDropout(x, keep, rate)
+}
+
+// dropoutKeep draws the mask of Dropout for a value of the given shape:
+// bool, true where the value is kept. It returns nil when Dropout does
+// nothing (rate 0 or a graph not marked as training).
+func dropoutKeep(scope *model.Scope, g *Graph, shape shapes.Shape, rate float64) *Node {
+	if rate <= 0 || !scope.IsTraining(g) {
+		return nil
 	}
 	if rate >= 1 {
 		exceptions.Panicf("unet: dropout rate must be < 1, got %g", rate)
 	}
-	keep := GreaterOrEqual(scope.RandomUniform(x.Graph(), x.Shape()), Scalar(x.Graph(), x.DType(), rate))
+	return GreaterOrEqual(scope.RandomUniform(g, shape), Scalar(g, shape.DType, rate))
+}
+
+// applyDropout is x scaled by 1/(1−rate) where keep, 0 elsewhere.
+func applyDropout(x, keep *Node, rate float64) *Node {
 	return Where(keep, MulScalar(x, 1/(1-rate)), ZerosLike(x))
 }
 

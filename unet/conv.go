@@ -111,12 +111,13 @@ func Conv2D(scope *model.Scope, x *Node, out, kernel, stride int) *Node {
 
 // convVariables returns the "weights" [k,k,cin,out] and "biases" [out]
 // variables of a convolution in scope, created with PyTorch's Conv2d
-// default U(±1/√(cin·k²)).
+// default U(±1/√(cin·k²)), as nodes of dtype dt (float32 variables
+// converted to dt when dt is a half dtype: see [param]).
 func convVariables(scope *model.Scope, g *Graph, dt dtypes.DType, k, cin, out int) (w, b *Node) {
 	bound := 1 / math.Sqrt(float64(cin*k*k))
 	s := scope.WithInitializer(initializer.RandomUniformFn(scope, -bound, bound))
-	w = s.VariableWithShape("weights", shapes.Make(dt, k, k, cin, out)).NodeValue(g)
-	b = s.VariableWithShape("biases", shapes.Make(dt, out)).NodeValue(g)
+	w = param(s, g, "weights", dt, k, k, cin, out)
+	b = param(s, g, "biases", dt, out)
 	return w, b
 }
 

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -21,7 +20,11 @@ import (
 //
 //	emb(t)_k = sin(t ω_k),  emb(t)_{k+dim/2} = cos(t ω_k),  ω_k = P^{−k/(dim/2)},  k = 0..dim/2−1,
 //
-// with maximum period P = 10000. The result has dtype dt.
+// with maximum period P = 10000. The result has dtype dt. For a half dt
+// (BFloat16, Float16) it is computed in float32 and converted at the end:
+// t itself (up to 1000) is not exactly representable in BFloat16 (999
+// rounds to 1000), and the sine of an argument t·ω of about 1000 rounded
+// to 8 bits would be noise, not a smooth function of t.
 func SinusoidalEmbedding(t *Node, dim int, dt dtypes.DType) *Node {
 	if dim <= 0 || dim%2 != 0 {
 		exceptions.Panicf("unet: SinusoidalEmbedding needs an even dim > 0, got %d", dim)
@@ -32,22 +35,24 @@ func SinusoidalEmbedding(t *Node, dim int, dt dtypes.DType) *Node {
 	for k := range freqs {
 		freqs[k] = math.Exp(-math.Log(10000) * float64(k) / float64(half))
 	}
-	tf := ExpandAxes(ConvertDType(t, dt), -1)                  // [B, 1]
-	args := Mul(tf, ExpandAxes(ConstAsDType(g, dt, freqs), 0)) // [B, half]
-	return Concatenate([]*Node{Sin(args), Cos(args)}, -1)
+	ct := MasterDType(dt)                                      // float32 for a half dt
+	tf := ExpandAxes(ConvertDType(t, ct), -1)                  // [B, 1]
+	args := Mul(tf, ExpandAxes(ConstAsDType(g, ct, freqs), 0)) // [B, half]
+	return fromFloat32(Concatenate([]*Node{Sin(args), Cos(args)}, -1), dt)
 }
 
 // Dense is a fully connected layer x·W + b over the last axis of x, with
 // variables "weights" [in, out] and "biases" [out] in scope. Weights start
 // from PyTorch's nn.Linear default U(−1/√in, 1/√in), biases too, so that
-// networks match their PyTorch peers.
+// networks match their PyTorch peers. For a half x the variables are
+// float32 and converted to x's dtype (see [MasterDType]).
 func Dense(scope *model.Scope, x *Node, out int) *Node {
 	g := x.Graph()
 	in := x.Shape().Dimensions[x.Rank()-1]
 	bound := 1 / math.Sqrt(float64(in))
-	init := initializer.RandomUniformFn(scope, -bound, bound)
-	w := scope.WithInitializer(init).VariableWithShape("weights", shapes.Make(x.DType(), in, out)).NodeValue(g)
-	b := scope.WithInitializer(init).VariableWithShape("biases", shapes.Make(x.DType(), out)).NodeValue(g)
+	s := scope.WithInitializer(initializer.RandomUniformFn(scope, -bound, bound))
+	w := param(s, g, "weights", x.DType(), in, out)
+	b := param(s, g, "biases", x.DType(), out)
 	if x.Rank() == 2 {
 		return fastmm.Dense(x, w, b)
 	}
@@ -68,8 +73,7 @@ func Dense(scope *model.Scope, x *Node, out int) *Node {
 // the null mask not bool [batch].
 func classEmbedding(scope *model.Scope, g *Graph, c cond.Nodes, numClasses, width, batch int, dt dtypes.DType) *Node {
 	k := numClasses + 1
-	table := scope.WithInitializer(initializer.RandomNormalFn(scope, 1)).
-		VariableWithShape("embeddings", shapes.Make(dt, k, width)).NodeValue(g)
+	table := param(scope.WithInitializer(initializer.RandomNormalFn(scope, 1)), g, "embeddings", dt, k, width)
 	label := c.Get(cond.Class)
 	if label == nil {
 		// No class input (the zero condition included): ∅ for every example.

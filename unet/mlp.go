@@ -38,6 +38,16 @@ type MLPConfig struct {
 	// data 0.32) and is 1.6× faster to train and 3× faster to sample on the
 	// pure-Go backend.
 	Activation string
+	// GradCheckpoint recomputes each residual block's activations in the
+	// backward pass instead of keeping them from the forward pass (gradient
+	// checkpointing, as [UNetConfig.GradCheckpoint]): less memory for more
+	// time; the same forward value, gradients and variables (a store
+	// trained with it serves the MLP without it and vice versa), and
+	// NumParams ignores it. Omitted from the JSON when false (this struct
+	// is stored, untagged, inside tutorial/experiment's configurations,
+	// whose JSON names cached models: a new field written as
+	// "GradCheckpoint": false would change every cache key).
+	GradCheckpoint bool `json:",omitempty"`
 }
 
 // WithDefaults returns the configuration with every zero field set to its default.
@@ -112,7 +122,10 @@ func (c MLPConfig) NumParams() int {
 // and a label outside [0, NumClasses] a zero row (no error). With
 // NumClasses = 0 the condition is ignored.
 //
-// Variables live under the scope given at call time.
+// Variables live under the scope given at call time. The MLP runs in the
+// dtype of xt; with a half dtype (BFloat16, Float16) in mixed precision:
+// float32 variables converted where used, and a float32 time embedding
+// (see [SinusoidalEmbedding] and [MasterDType]).
 func MLP(c MLPConfig) func(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node {
 	if err := c.Validate(); err != nil {
 		exceptions.Panicf("%v", err)
@@ -132,10 +145,20 @@ func MLP(c MLPConfig) func(scope *model.Scope, xt, t *Node, cn cond.Nodes) *Node
 		}
 		se := act(e)
 		h := Dense(scope.In("input"), xt, c.Hidden)
+		hidden := c.Hidden
+		block := func(bs *model.Scope, h, se *Node) *Node {
+			r := Add(Dense(bs.In("a"), act(h), hidden), Dense(bs.In("time"), se, hidden))
+			return Add(h, Dense(bs.In("b"), act(r), hidden))
+		}
 		for b := range c.Blocks {
 			bs := scope.In("block_%d", b)
-			r := Add(Dense(bs.In("a"), act(h), c.Hidden), Dense(bs.In("time"), se, c.Hidden))
-			h = Add(h, Dense(bs.In("b"), act(r), c.Hidden))
+			if c.GradCheckpoint {
+				h = checkpointed(bs, []*Node{h, se}, func(bs *model.Scope, in []*Node) []*Node {
+					return []*Node{block(bs, in[0], in[1])}
+				})[0]
+			} else {
+				h = block(bs, h, se)
+			}
 		}
 		out := c.Dim
 		if c.LearnedVariance {

@@ -1,7 +1,6 @@
 package unet
 
 import (
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
@@ -32,19 +31,34 @@ import (
 // differentiation; where the clamp of the variance at 0 is active, for
 // constant groups, it uses the unclamped formula); other backends
 // differentiate automatically.
+//
+// Under mixed precision (x BFloat16 or Float16) the whole normalisation
+// runs in float32 — x is converted, normalised with float32 variables and
+// the result converted back to x's dtype — as PyTorch's autocast does:
+// the sums run over n = H·W·C/groups values (up to thousands), and the
+// one-pass variance E[x²] − μ² subtracts two such sums, which in 8 or 11
+// bits of mantissa would lose the variance of any group whose mean is not
+// small against its spread.
 func GroupNorm(scope *model.Scope, x *Node, groups int, eps float64) *Node {
 	if x.Rank() != 4 {
 		exceptions.Panicf("unet: GroupNorm needs a feature map shaped [C,B,H,W], got %s", x.Shape())
 	}
-	d := x.Shape().Dimensions
-	c, b, p := d[0], d[1], d[2]*d[3]
+	c := x.Shape().Dimensions[0]
 	if groups < 1 || c%groups != 0 {
 		exceptions.Panicf("unet: GroupNorm with %d groups cannot split %d channels", groups, c)
 	}
+	x, dt := toFloat32(x)
+	return fromFloat32(groupNorm(scope, x, groups, eps), dt)
+}
+
+// groupNorm is GroupNorm of x (float32 or float64).
+func groupNorm(scope *model.Scope, x *Node, groups int, eps float64) *Node {
+	d := x.Shape().Dimensions
+	c, b, p := d[0], d[1], d[2]*d[3]
 	g := x.Graph()
 	dt := x.DType()
-	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", shapes.Make(dt, c)).NodeValue(g)
-	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, c)).NodeValue(g)
+	scale := param(scope.WithInitializer(initializer.One), g, "scale", dt, c)
+	offset := param(scope.WithInitializer(initializer.Zero), g, "offset", dt, c)
 
 	xr := Reshape(x, c*b, p)
 	n := float64(p * c / groups)

@@ -4,7 +4,6 @@ import (
 	"math"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
@@ -38,17 +37,23 @@ const transformerEps = 1e-5
 // The sums over the features are products (x·1 and a row-wise dot
 // product), which the pure-Go backend runs faster than its reductions;
 // 1/√ is written as Div and Sqrt (Rsqrt has no gradient in GoMLX v0.28.2).
+//
+// Under mixed precision (x BFloat16 or Float16) it runs entirely in float32
+// (x converted, float32 variables, the result converted back to x's dtype),
+// as PyTorch's autocast does: the mean and variance are sums over the D
+// features that half precision would round to a few significant bits.
 func LayerNorm(scope *model.Scope, x *Node, eps float64) *Node {
 	if x.Rank() < 1 {
 		exceptions.Panicf("unet: LayerNorm needs x with a feature axis [..., D], got %s", x.Shape())
 	}
+	x, xdt := toFloat32(x)
 	dims := x.Shape().Dimensions
 	d := dims[x.Rank()-1]
 	n := x.Shape().Size() / d
 	g := x.Graph()
 	dt := x.DType()
-	gain := scope.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(dt, d)).NodeValue(g)
-	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(dt, d)).NodeValue(g)
+	gain := param(scope.WithInitializer(initializer.One), g, "gain", dt, d)
+	offset := param(scope.WithInitializer(initializer.Zero), g, "offset", dt, d)
 
 	xr := Reshape(x, n, d)
 	mean := DivScalar(fastmm.SumLastAxis(xr), float64(d))                                                   // [N]
@@ -57,7 +62,7 @@ func LayerNorm(scope *model.Scope, x *Node, eps float64) *Node {
 	rstd := Div(OnesLike(variance), Sqrt(AddScalar(variance, eps)))
 	y := Mul(centred, fastmm.BroadcastLastAxis(rstd, d))
 	y = Add(Mul(y, Reshape(gain, 1, d)), Reshape(offset, 1, d))
-	return Reshape(y, dims...)
+	return fromFloat32(Reshape(y, dims...), xdt)
 }
 
 // GELU is the exact Gaussian error linear unit x·Φ(x), Φ the standard
@@ -92,7 +97,12 @@ func GELU(x *Node) *Node {
 // U(±1/√in)).
 //
 // It returns out [B, P, D] and the attention weights A [B, heads, P, L]
-// (each row sums to 1). heads must divide D.
+// (each row sums to 1), both of x's dtype. heads must divide D.
+//
+// Under mixed precision (x BFloat16 or Float16) the logits q kᵀ/√d, the
+// mask and the softmax are computed in float32 (see [AttentionBlock]); with
+// Float16 logits the mask's −1e9 would also overflow to −∞, and a query
+// whose keys are all masked would get NaN weights instead of uniform ones.
 func MultiHeadAttention(scope *model.Scope, x, context, mask *Node, heads int) (out, weights *Node) {
 	if x.Rank() != 3 || context.Rank() != 3 {
 		exceptions.Panicf("unet: MultiHeadAttention needs x [B,P,D] and context [B,L,Dc], got %s and %s", x.Shape(), context.Shape())
@@ -119,13 +129,17 @@ func MultiHeadAttention(scope *model.Scope, x, context, mask *Node, heads int) (
 	v := Reshape(linear(scope.In("v"), cf, dm), b, l, heads, dh)
 
 	// Scores [B, heads, P, L]: the example and head are batch axes, the
-	// per-head features contracted.
+	// per-head features contracted. Under mixed precision (half x) the
+	// logits, the mask and the softmax are float32 (q and k converted; see
+	// AttentionBlock), the weights converted back for the product with v.
+	q, dt := toFloat32(q)
+	k, _ = toFloat32(k)
 	scores := MulScalar(DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2}), 1/math.Sqrt(float64(dh)))
 	if mask != nil {
-		hidden := MulScalar(ConvertDType(LogicalNot(mask), x.DType()), maskedScore) // [B, L]
+		hidden := MulScalar(ConvertDType(LogicalNot(mask), scores.DType()), maskedScore) // [B, L]
 		scores = Add(scores, Reshape(hidden, b, 1, 1, l))
 	}
-	weights = Softmax(scores, -1)
+	weights = fromFloat32(Softmax(scores, -1), dt)
 	o := DotGeneral(weights, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2}) // [B, heads, P, d]
 	o = Reshape(TransposeAllAxes(o, 0, 2, 1, 3), b*p, dm)                     // concat_h: [B·P, heads·d]
 	out = Reshape(Dense(scope.In("out"), o, dm), b, p, dm)
@@ -137,8 +151,7 @@ func MultiHeadAttention(scope *model.Scope, x, context, mask *Node, heads int) (
 func linear(scope *model.Scope, x *Node, out int) *Node {
 	in := x.Shape().Dimensions[1]
 	bound := 1 / math.Sqrt(float64(in))
-	w := scope.WithInitializer(initializer.RandomUniformFn(scope, -bound, bound)).
-		VariableWithShape("weights", shapes.Make(x.DType(), in, out)).NodeValue(x.Graph())
+	w := param(scope.WithInitializer(initializer.RandomUniformFn(scope, -bound, bound)), x.Graph(), "weights", x.DType(), in, out)
 	return fastmm.MatMul(x, w)
 }
 
