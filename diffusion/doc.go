@@ -2,7 +2,8 @@
 // DDPM, DDIM, DPM-Solver++, EDM) on GoMLX: the forward process q(x_t | x₀)
 // and its posterior, the ε / x₀ / v / score parametrizations, the training
 // losses (L_simple, the variational bound term by term, the hybrid loss), the
-// training loop (Adam/AdamW, warm-up, gradient clipping, EMA, condition
+// training loop (Adam/AdamW, warm-up, gradient clipping, EMA and extra
+// EMAs, bf16/f16 mixed precision with dynamic loss scaling, condition
 // dropout for classifier-free guidance, exactly resumable atomic
 // checkpoints), and one sampling core for every model.
 //

@@ -10,8 +10,10 @@ import (
 
 // TestOnGPU runs the core checks — every formula against float64, the losses,
 // the samplers against the exact Gaussian recursion, the bound against its
-// closed form, Adam against a float64 replay — on a CUDA XLA backend when one
-// is available, and skips, saying why, otherwise.
+// closed form, Adam against a float64 replay, bf16/f16 mixed precision
+// against float32, the f16 loss-scale rule, the extra EMAs against a
+// float64 replay — on a CUDA XLA backend when one is available, and skips,
+// saying why, otherwise.
 func TestOnGPU(t *testing.T) {
 	config, ok, why := backend.CUDA()
 	if !ok {
@@ -33,4 +35,7 @@ func TestOnGPU(t *testing.T) {
 	t.Run("SamplersMatchGaussianRecursion", TestSamplersMatchGaussianRecursion)
 	t.Run("VLBGaussianClosedForm", TestVLBGaussianClosedForm)
 	t.Run("AdamAgainstFloat64", TestAdamAgainstFloat64)
+	t.Run("PrecisionMatchesF32", TestPrecisionMatchesF32)
+	t.Run("LossScaleSkipsAndGrows", TestLossScaleSkipsAndGrows)
+	t.Run("ExtraEMAs", TestExtraEMAs)
 }
