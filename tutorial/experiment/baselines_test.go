@@ -3,6 +3,7 @@ package experiment
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,8 +93,51 @@ func TestBaselineValidate(t *testing.T) {
 			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
 		}
 	}
-	if _, err := LoadOrTrain(backend.MustShared(), v, 1, t.TempDir(), nil, nil); err == nil || !strings.Contains(err.Error(), "--model vae") {
-		t.Errorf("LoadOrTrain of a VAE: %v", err)
+	bad := mod(g, func(c *Config) { c.BatchSize = 0 })
+	if _, err := LoadOrTrain(backend.MustShared(), bad, 1, t.TempDir(), nil, nil); err == nil || !strings.Contains(err.Error(), "batch size") {
+		t.Errorf("LoadOrTrain of an invalid GAN: %v", err)
+	}
+}
+
+// TestBaselineLoadOrTrain: LoadOrTrain trains a VAE and a GAN, says so,
+// caches them, and the second call loads the same checkpoint (it says so
+// too) whose samples equal the first's; Model refuses them (no denoiser).
+func TestBaselineLoadOrTrain(t *testing.T) {
+	b := backend.MustShared()
+	dir := t.TempDir()
+	for _, c := range []Config{DefaultVAE("moons"), DefaultGAN("gaussians8")} {
+		c.BatchSize = 8
+		var log strings.Builder
+		first, err := LoadOrTrain(b, c, 3, dir, &log, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := LoadOrTrain(b, c, 3, dir, &log, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "trained model") || !strings.HasPrefix(lines[1], "loaded cached model") ||
+			!strings.Contains(lines[0], strings.ToUpper(c.Stage)) {
+			t.Errorf("%s: log %q", c.Stage, log.String())
+		}
+		if first.Loaded || !again.Loaded || again.Checkpoint.Step != 3 {
+			t.Errorf("%s: loaded %v then %v at step %d", c.Stage, first.Loaded, again.Loaded, again.Checkpoint.Step)
+		}
+		x, err := first.Generate(b, 5, GenerateOptions{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := again.Generate(b, 5, GenerateOptions{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(x, y) || len(x) != 10 {
+			t.Errorf("%s: samples of the trained and the cached model differ: %v vs %v", c.Stage, x, y)
+		}
+		if _, _, err := again.Model(); err == nil {
+			t.Errorf("%s: Model (a diffusion sampling model) accepted", c.Stage)
+		}
 	}
 }
 

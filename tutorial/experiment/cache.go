@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
@@ -65,32 +64,23 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 		log = io.Discard
 	}
 	if c.IsAutoencoder() {
-		return nil, fmt.Errorf("experiment: LoadOrTrain trains diffusion models; an autoencoder is trained with cmd/train --stage autoencoder (or c.NewTrainer) and finished with FinishAutoencoder")
-	}
-	if c.IsBaseline() {
-		return nil, fmt.Errorf("experiment: LoadOrTrain trains diffusion models; a %s is trained with cmd/train --model %s (or c.NewTrainer)", strings.ToUpper(c.Stage), c.Stage)
+		return nil, fmt.Errorf("experiment: LoadOrTrain trains diffusion models, VAEs and GANs; an autoencoder is trained with cmd/train --stage autoencoder (or c.NewTrainer) and finished with FinishAutoencoder")
 	}
 	path := CachePath(cacheDir, c, steps)
 	t := &Trained{Config: c, Steps: steps, Path: path}
 	var err error
-	if c.IsScore() {
+	switch {
+	case c.IsBaseline():
+		err = c.Validate()
+	case c.IsScore():
 		t.SDE, t.Score, _, err = c.BuildScore()
-	} else {
+	default:
 		t.Process, t.Denoiser, _, err = c.Build()
 	}
 	if err != nil {
 		return nil, err
 	}
-	net := fmt.Sprintf("%s MLP %d×%d", c.MLP.WithDefaults().Activation, c.MLP.WithDefaults().Hidden, c.MLP.WithDefaults().Blocks)
-	if c.Model == "unet" {
-		net = fmt.Sprintf("%q UNet", c.UNet)
-	}
-	objective := fmt.Sprintf("T=%d %s, %s/%s", c.Timesteps, c.Schedule, c.Prediction, c.Loss)
-	if c.IsScore() {
-		objective = fmt.Sprintf("score matching, %s SDE", c.SDE)
-	}
-	summary := fmt.Sprintf("%s, %s, %s, lr %g, batch %d, %d steps",
-		c.Dataset, objective, net, c.LearningRate, c.BatchSize, steps)
+	summary := fmt.Sprintf("%s, %s, lr %g, batch %d, %d steps", c.Dataset, c.describe(), c.LearningRate, c.BatchSize, steps)
 	ck, err := diffusion.ReadCheckpoint(path)
 	switch {
 	case err == nil:
@@ -126,6 +116,37 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 	}
 	fmt.Fprintf(log, "trained model %s now (%s); cached in %s\n", filepath.Base(path), summary, cacheDir)
 	return t, nil
+}
+
+// describe names the model and objective of c for LoadOrTrain's line.
+func (c Config) describe() string {
+	switch {
+	case c.IsVAE():
+		v := c.VAE.WithDefaults()
+		return fmt.Sprintf("VAE (%s, %d-D latent), negative ELBO", v.Kind, v.LatentDim)
+	case c.IsGAN():
+		g := c.GAN.WithDefaults()
+		return fmt.Sprintf("GAN (%s, %d-D noise), non-saturating loss, R1 γ = %g", g.Kind, g.NoiseDim, g.R1Gamma)
+	}
+	net := fmt.Sprintf("%s MLP %d×%d", c.MLP.WithDefaults().Activation, c.MLP.WithDefaults().Hidden, c.MLP.WithDefaults().Blocks)
+	if c.Model == "unet" {
+		net = fmt.Sprintf("%q UNet", c.UNet)
+	}
+	objective := fmt.Sprintf("T=%d %s, %s/%s", c.Timesteps, c.Schedule, c.Prediction, c.Loss)
+	if c.IsScore() {
+		objective = fmt.Sprintf("score matching, %s SDE", c.SDE)
+	}
+	return objective + ", " + net
+}
+
+// Generate draws n examples from a trained VAE or GAN with its EMA weights
+// (where the checkpoint has them), as [Config.Generate] does.
+func (t *Trained) Generate(b compute.Backend, n int, opts GenerateOptions) ([]float32, error) {
+	store, err := diffusion.SamplingStore(t.Checkpoint, true)
+	if err != nil {
+		return nil, err
+	}
+	return t.Config.Generate(b, store, n, opts)
 }
 
 // Model returns the trained model as the sampling core sees it
