@@ -31,11 +31,6 @@ type baselineEval struct {
 	quiet, json  bool
 }
 
-// coveredShare is the share of a gaussians8 mode's fair share 1/8 that its
-// samples must reach for the mode to count as covered: a quarter, so a
-// mode with at least 1/32 of the samples within 0.5 of its centre.
-const coveredShare = 0.25
-
 // samplesStream is the PCG stream of the fresh 2-D points the samples of a
 // VAE or GAN are compared with (the bound's points use freshDataStream).
 const samplesStream = 778
@@ -51,7 +46,7 @@ const samplesStream = 778
 func evalBaseline(stdout, stderr io.Writer, ck *samplers.Checkpoint, o baselineEval) error {
 	cfg := ck.Config
 	what := strings.ToUpper(cfg.Stage)
-	takes := []string{"model-path", "samples", "seed", "no-ema", "json", "quiet"}
+	takes := []string{"model-path", "samples", "seed", "no-ema", "ema-decay", "json", "quiet"}
 	if cfg.IsVAE() {
 		takes = append(takes, "num-examples", "decoder-noise")
 	}
@@ -239,33 +234,20 @@ func samples2D(stdout io.Writer, cfg experiment.Config, gen []float32, seed int6
 	if !ok {
 		return nil
 	}
-	shares := make([]float64, l.Classes())
-	off := 0.0
-	for _, q := range pts {
-		if k := l.Mode(q); k >= 0 {
-			shares[k]++
-		} else {
-			off++
-		}
-	}
+	cov := toy2d.ModeCoverage(l, pts)
+	shares := cov.Shares
 	var sb strings.Builder
-	covered := 0
-	for k := range shares {
-		shares[k] /= float64(len(pts))
-		if shares[k] >= coveredShare/float64(len(shares)) {
-			covered++
-		}
-		fmt.Fprintf(&sb, " %.3f", shares[k])
+	for _, v := range shares {
+		fmt.Fprintf(&sb, " %.3f", v)
 	}
 	obj["mode_shares"] = shares
 	if _, isG8 := ds.(toy2d.Gaussians8); !isG8 {
 		fmt.Fprintf(stdout, "moon shares (nearest moon: outer, inner):%s\n", sb.String())
 		return nil
 	}
-	offShare := off / float64(len(pts))
 	fmt.Fprintf(stdout, "mode shares (within 0.5 of a centre):%s; off-mode %.3f; modes covered %d of %d (≥ 1/%d of the samples each)\n",
-		sb.String(), offShare, covered, len(shares), int(float64(len(shares))/coveredShare))
-	obj["off_mode"], obj["modes_covered"] = offShare, covered
+		sb.String(), cov.OffMode, cov.Covered, len(shares), int(float64(len(shares))/toy2d.CoveredShare))
+	obj["off_mode"], obj["modes_covered"] = cov.OffMode, cov.Covered
 	return nil
 }
 

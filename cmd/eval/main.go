@@ -95,6 +95,11 @@
 // sample_seconds, sample_seconds_per_example, nll_samples, nll_data, mmd2,
 // mode_shares, off_mode, modes_covered, and the image figures above.
 //
+// The weights evaluated are the checkpoint's EMA (when it has one); --no-ema
+// takes the raw weights, --ema-decay D the moving average of decay D (an
+// extra EMA of cmd/train --ema-decays, or the main one's decay; a decay the
+// checkpoint has no average of is refused with those it has listed).
+//
 // --json prints, as the last line of stdout after the human-readable lines,
 // one JSON object with every figure they show: checkpoint, step, weights,
 // model, num_examples and seconds (the whole evaluation); for a DDPM
@@ -167,6 +172,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("num-examples", 500, fmt.Sprintf("fresh data examples to evaluate (%d test images for a score model's ODE likelihood); 0 skips the bound or likelihood of an image checkpoint whose samples are scored", defaultScoreImages))
 	seed := fs.Int64("seed", 0, "seed of the data and of the noise")
 	noEMA := fs.Bool("no-ema", false, "use the raw weights instead of their EMA")
+	emaDecay := fs.Float64("ema-decay", 0, "evaluate with the moving average of the weights of this decay: one of the extra EMAs of cmd/train --ema-decays, or the main EMA's decay (0: the main EMA)")
 	plot := fs.String("plot", "", "DDPM checkpoints: write a PNG of the bound's terms against t")
 	samples := fs.Int("samples", defaultSamples, "images: samples to compare with the test set (0: none; default 1000 for DDPM checkpoints, 0 for score ones)")
 	samplerName := fs.String("sampler", "ddim", "images: sampler of the samples: ddpm, ddim, dpm++2m, dpm++2s, edm, em, pc, ode or langevin (as cmd/sample)")
@@ -215,7 +221,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	ck, err := samplers.Open(*modelPath, *noEMA)
+	ck, err := samplers.OpenEMA(*modelPath, *noEMA, *emaDecay)
 	if err != nil {
 		return err
 	}

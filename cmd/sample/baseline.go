@@ -15,7 +15,7 @@ import (
 )
 
 // baselineFlags are the flags that apply to a VAE or GAN checkpoint.
-var baselineFlags = []string{"model-path", "num-samples", "seed", "out", "json", "quiet", "no-ema", "decoder-noise"}
+var baselineFlags = []string{"model-path", "num-samples", "seed", "out", "json", "quiet", "no-ema", "ema-decay", "decoder-noise"}
 
 // baselineRun holds the settings of sampleBaseline.
 type baselineRun struct {
@@ -42,7 +42,7 @@ func sampleBaseline(stdout, stderr io.Writer, ck *samplers.Checkpoint, r baselin
 	}
 	slices.Sort(not)
 	if len(not) > 0 {
-		return fmt.Errorf("%s: not for %s, a %s checkpoint, which draws z ~ N(0, I) through its %s in one pass (it takes --num-samples, --seed, --out, --json, --quiet, --no-ema%s)",
+		return fmt.Errorf("%s: not for %s, a %s checkpoint, which draws z ~ N(0, I) through its %s in one pass (it takes --num-samples, --seed, --out, --json, --quiet, --no-ema, --ema-decay%s)",
 			strings.Join(not, ", "), ck.Path, what, map[bool]string{true: "decoder", false: "generator"}[cfg.IsVAE()],
 			map[bool]string{true: " and --decoder-noise", false: ""}[cfg.IsVAE()])
 	}

@@ -16,7 +16,7 @@
 // CSV, scatter plot and quality figures; images: a PNG grid), plus the
 // sampling time per example (JSON: sampler "vae" or "gan", sampler_desc,
 // seconds, seconds_per_sample and the figures). Only --num-samples, --seed, --out, --json,
-// --quiet, --no-ema and --decoder-noise (VAE) apply: the sampler,
+// --quiet, --no-ema, --ema-decay and --decoder-noise (VAE) apply: the sampler,
 // conditioning and batching flags are refused.
 // --sampler chooses the sampler (default: ddpm for DDPM checkpoints, pc for
 // score checkpoints). These sample any checkpoint, a DDPM model on its own
@@ -139,7 +139,10 @@
 //
 // Other flags: --num-samples (default 2000), --seed, --batch-size (samples
 // denoised at once; 0: all), --no-ema (the raw weights instead of their
-// EMA), --quiet (no progress bar). Bad input (unknown names, flags that do
+// EMA), --ema-decay D (the moving average of decay D instead of the main
+// one: an extra EMA of cmd/train --ema-decays, listed when the checkpoint
+// has none of that decay; the JSON's weights is then "EMA D"), --quiet (no
+// progress bar). Bad input (unknown names, flags that do
 // not apply, labels or guidance the checkpoint cannot take, missing or
 // corrupt checkpoints) exits non-zero with a message naming the problem and
 // writes nothing. Outputs are written atomically: on any error nothing is
@@ -223,6 +226,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	})
 	promptsFile := fs.String("prompts-file", "", "text-conditional checkpoints: a file of prompts, one a line (blank lines and lines starting with # skipped), after those of --prompt")
 	noEMA := fs.Bool("no-ema", false, "sample with the raw weights instead of their EMA")
+	emaDecay := fs.Float64("ema-decay", 0, "sample with the moving average of the weights of this decay: one of the extra EMAs of cmd/train --ema-decays, or the main EMA's decay (0: the main EMA)")
 	seed := fs.Int64("seed", 0, "random seed")
 	batch := fs.Int("batch-size", 0, "samples denoised at once (0: all)")
 	out := fs.String("out", "", "output: for 2-D data OUT.csv and OUT.png, for images the grid OUT.png (required)")
@@ -267,7 +271,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		prompts = append(prompts, more...)
 	}
 
-	ck, err := samplers.Open(*modelPath, *noEMA)
+	ck, err := samplers.OpenEMA(*modelPath, *noEMA, *emaDecay)
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,11 @@
 // loss with the R1 penalty, both players in one simultaneous Adam step
 // with β₁ = 0.5, β₂ = 0.99; terms discriminator, generator and r1), with
 // experiment.DefaultVAE or DefaultGAN for the dataset. They take --dataset,
-// --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed,
-// --train-images, and --latent-dim (VAE: dimension of z) or --r1-gamma (GAN:
-// γ of the penalty); the diffusion flags, --latent and --text are refused.
+// --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema,
+// --ema-decays, --seed, --train-images, and --latent-dim (VAE: dimension
+// of z) or --r1-gamma (GAN: γ of the penalty); the diffusion flags
+// (--precision and --grad-checkpoint among them), --latent and --text are
+// refused.
 // Their checkpoints resume, export, sample (cmd/sample) and evaluate
 // (cmd/eval) like a diffusion model's; loss.png then draws each term in its
 // own panel.
@@ -73,6 +75,26 @@
 // (vp, the default, subvp or ve); the DDPM-only flags are then refused. The
 // network (MLP or UNet) is used as a noise predictor, s_θ = −ε_θ/σ(t) (see
 // score.NoisePredictorModel).
+//
+// Efficient training. --precision bf16 or f16 trains a DDPM diffusion
+// model (pixel, latent or text-conditional, MLP or UNet) in mixed
+// precision: the network computes in bfloat16 or float16 while the master
+// weights, Adam's moments and the EMAs stay float32 (diffusion.TrainConfig
+// Precision); f16 adds dynamic loss scaling (the loss is multiplied by a
+// scale S, from 2¹⁶, before differentiating; a step whose gradients
+// overflow is skipped and S halves; S doubles after 2,000 clean steps),
+// shown in the progress bar (scale, skipped) and, when steps were skipped,
+// in the summary. It is refused for --objective score and the stages
+// (autoencoder, CLIP, VAE, GAN), which train in float32. --grad-checkpoint
+// recomputes each UNet or MLP block's activations in the backward pass
+// (less memory, more time; the same variables, and the same gradients up
+// to the order of a few additions). --ema-decays 0.99,0.9999 keeps extra
+// EMAs of the weights beside --ema's, which cmd/sample and cmd/eval pick
+// with --ema-decay. The checkpoint's configuration records all three: a
+// resumed run keeps its precision and extra EMAs (another --precision or
+// --ema-decays is refused like any other changed flag), while
+// --grad-checkpoint may be switched on resume (without the flag the stored
+// setting is kept).
 //
 // Each dataset has its defaults (experiment.Default): an MLP for the 2-D sets,
 // the "small" UNet for mnist and fashion-mnist; flags given explicitly
@@ -188,12 +210,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.PUncond, "p-uncond", experiment.DefaultPUncond, "with --class-cond: probability of training an example with the null label ∅, so that the model also learns the unconditional ε for classifier-free guidance")
 	fs.Int64Var(&f.Seed, "seed", d2.Seed, "random seed")
 	fs.IntVar(&f.TrainImages, "train-images", 0, "images: train on the first N images of the training split only (0: all)")
+	fs.StringVar(&f.Precision, "precision", diffusion.PrecisionF32, "arithmetic of the training steps: f32, bf16 (mixed precision: the network in bfloat16, float32 master weights) or f16 (float16, with dynamic loss scaling); bf16 and f16 for --objective ddpm diffusion models only")
+	fs.BoolVar(&f.GradCheckpoint, "grad-checkpoint", false, "gradient checkpointing: recompute each UNet or MLP block's activations in the backward pass instead of keeping them (less memory, more time; the same weights' names, so --resume may switch it); diffusion models only")
+	fs.Func("ema-decays", "extra EMAs of the weights beside --ema's, comma-separated decays such as 0.99,0.9999 (sampled with cmd/sample and cmd/eval --ema-decay); not for --stage autoencoder or clip", func(v string) error {
+		ds, err := parseDecays(v)
+		f.EMADecays = ds
+		return err
+	})
 	steps := fs.Int64("steps", 3000, "total optimisation steps")
 	out := fs.String("out", "", "output folder (required)")
 	resume := fs.Bool("resume", false, "continue the run in --out (Ctrl-C during training finishes the step, writes the checkpoint and prints the command that resumes it)")
 	every := fs.Int64("checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	export := fs.String("export", "", "also write a sampling-only checkpoint (EMA weights, no optimizer state; a latent model's with its autoencoder) to this file; with --resume at --steps, only export")
+	exportRaw := fs.Bool("export-raw", false, "with --export: write the raw weights of the last step instead of their EMA (a short GAN run's EMA lags far behind its generator)")
 	fs.StringVar(&f.Stage, "stage", "", "autoencoder: train the autoencoder of latent diffusion on --dataset's images instead of a diffusion model; clip: train the mini-CLIP (image and text encoders) of text-to-image models on the captioned images; vae, gan: as --model vae or gan")
 	fs.StringVar(&f.Latent, "latent", "", "train a latent diffusion model in the latent space of this autoencoder (a --stage autoencoder output folder or its model.ckpt)")
 	fs.StringVar(&f.Text, "text", "", "with --latent: a text-conditional model, conditioned on captions through the (frozen) text encoder of this CLIP (a --stage clip output folder or its model.ckpt)")
@@ -211,8 +241,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if !slices.Contains(experiment.Precisions(), f.Precision) {
+		return fmt.Errorf("--precision %q: want %s", f.Precision, strings.Join(experiment.Precisions(), ", "))
+	}
 	if *out == "" {
 		return errors.New("--out is required (the folder that receives model.ckpt)")
+	}
+	if *exportRaw && *export == "" {
+		return errors.New("--export-raw chooses the weights that --export writes; give --export FILE too")
 	}
 	if *steps <= 0 {
 		return fmt.Errorf("--steps must be > 0, got %d", *steps)
@@ -254,7 +290,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		var conflicts []string
 		visit(func(fl *flag.Flag) {
 			field := flagField(fl.Name)
-			if field == "" {
+			if field == "" || fl.Name == "grad-checkpoint" { // it may change: see below
 				return
 			}
 			given := applyFlag(c, f, fl.Name)
@@ -268,9 +304,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--resume: the flags disagree with the checkpoint's configuration in %s: %s (checkpoint vs flag)",
 				ckptPath, strings.Join(conflicts, "; "))
 		}
+		// --grad-checkpoint changes how the gradients are computed (memory
+		// against time), not the model: a resumed run may switch it, and the
+		// checkpoints record the new setting. Without the flag the stored
+		// one is kept.
+		if given["grad-checkpoint"] {
+			if c.Stage != "" {
+				return fmt.Errorf("--grad-checkpoint applies to the UNet and MLP of diffusion models; %s holds a --stage %s run", ckptPath, c.Stage)
+			}
+			c.GradCheckpoint = f.GradCheckpoint
+		}
 		if ck.Step >= *steps {
 			if *export != "" {
-				return exportSampling(stdout, ck, *export)
+				return exportSampling(stdout, ck, *export, *exportRaw)
 			}
 			return fmt.Errorf("--resume: the checkpoint is already at step %d ≥ --steps %d", ck.Step, *steps)
 		}
@@ -286,7 +332,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		case isStageModel(f.Stage) && (f.Latent != "" || f.Text != ""):
 			return fmt.Errorf("--model %s and --latent or --text: a %s is trained on the data itself; --latent (with --text for prompts) trains a diffusion model on an autoencoder's latents", f.Stage, strings.ToUpper(f.Stage))
 		case isStageModel(f.Stage):
-			takes := "--dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --seed, --train-images and "
+			takes := "--dataset, --batch-size, --lr, --warmup, --weight-decay, --grad-clip, --ema, --ema-decays, --seed, --train-images and "
 			if f.Stage == experiment.StageVAE {
 				if err := stageFlags(visit, "vae", vaeFields, takes+"--latent-dim"); err != nil {
 					return err
@@ -362,6 +408,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if len(ddpmOnly) > 0 {
 				return fmt.Errorf("%s: only for --objective ddpm; --objective score trains in continuous time under --sde",
 					strings.Join(ddpmOnly, ", "))
+			}
+			if c.IsMixedPrecision() {
+				return fmt.Errorf("--precision %s: mixed precision is for --objective ddpm; the score objective's trainer (denoising score matching) trains in float32", c.Precision)
 			}
 			c = c.WithScore(c.SDE)
 			lrGiven := false
@@ -441,11 +490,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "train: %s, mini-CLIP (%d parameters: image encoder, and a %d-layer text encoder over a %d-word vocabulary), symmetric InfoNCE, batch %d, lr %g, %d steps → %s\n",
 			c.Dataset, cc.NumParams(), cc.Text.WithDefaults().Layers, c.Tokenizer.VocabSize()-len(text.Specials), c.BatchSize, c.LearningRate, *steps, ckptPath)
 	} else if c.IsBaseline() {
-		fmt.Fprintf(stderr, "train: %s, %s, batch %d, lr %g, %d steps → %s\n",
-			c.Dataset, baselineDesc(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
+		fmt.Fprintf(stderr, "train: %s, %s%s, batch %d, lr %g, %d steps → %s\n",
+			c.Dataset, baselineDesc(c), efficiency(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
 	} else {
-		fmt.Fprintf(stderr, "train: %s, %s model, %s, batch %d, lr %g, %d steps → %s\n",
-			c.Dataset, c.Model, objective, c.BatchSize, c.LearningRate, *steps, ckptPath)
+		fmt.Fprintf(stderr, "train: %s, %s model, %s%s, batch %d, lr %g, %d steps → %s\n",
+			c.Dataset, c.Model, objective, efficiency(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
 	}
 	start := time.Now()
 	startStep := tr.Steps()
@@ -455,6 +504,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// written atomically, so the previous one is then left in place).
 	var reached atomic.Int64 // the last step completed
 	reached.Store(startStep)
+	var skipped int64     // f16 steps of this run skipped for overflowing gradients
+	var lossScale float64 // the loss scale of the last step (f16)
 	stop, release := interrupt.Watch(func(sig os.Signal) {
 		nl := ""
 		if progressW != nil {
@@ -467,7 +518,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	err = tr.Run(data, diffusion.RunOptions{
 		Steps: *steps, BatchSize: c.BatchSize, Config: cfgJSON, Progress: progressW,
 		CheckpointPath: ckptPath, CheckpointEvery: *every, Stop: stop,
-		OnStep: func(step int64, _ diffusion.StepResult) {
+		OnStep: func(step int64, r diffusion.StepResult) {
+			if r.Skipped {
+				skipped++
+			}
+			lossScale = r.LossScale
 			if onStep != nil {
 				onStep(step) // a signal it sends arrives during this step
 			}
@@ -485,6 +540,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "trained %d steps in %s (%.1f steps/s); checkpoint %s\n",
 		tr.Steps()-startStep, el.Round(time.Millisecond), float64(tr.Steps()-startStep)/el.Seconds(), ckptPath)
+	if skipped > 0 {
+		fmt.Fprintf(stdout, "f16: %d of the %d steps skipped (their gradients overflowed float16; weights, Adam's moments and EMAs unchanged); the last step's loss scale %g\n",
+			skipped, tr.Steps()-startStep, lossScale)
+	}
 	if names := tr.TermNames(); len(names) > 0 {
 		fmt.Fprintf(stdout, "last %d steps: %s\n", min(100, len(tr.TermHistory()[0])), termMeans(tr, names))
 	}
@@ -511,23 +570,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return exportSampling(stdout, ck, *export)
+		return exportSampling(stdout, ck, *export, *exportRaw)
 	}
 	return nil
 }
 
-// exportSampling writes the sampling-only form of a checkpoint (EMA weights
-// when present): for a latent model, the bundle with its autoencoder.
-func exportSampling(stdout io.Writer, ck *diffusion.Checkpoint, path string) error {
+// exportSampling writes the sampling-only form of a checkpoint: its EMA
+// weights when present (the last step's with raw), or for a latent model the
+// bundle with its autoencoder.
+func exportSampling(stdout io.Writer, ck *diffusion.Checkpoint, path string, raw bool) error {
 	c, err := experiment.FromJSON(ck.Config)
 	if err != nil {
 		return err
 	}
 	var s *diffusion.Checkpoint
 	if c.IsLatent() {
+		if raw {
+			return errors.New("--export-raw: a latent model's export bundles its EMA weights with the autoencoder; sample the training run's raw weights with cmd/sample --no-ema instead")
+		}
 		s, err = experiment.Bundle(ck)
 	} else {
-		s, err = diffusion.ForSampling(ck, diffusion.HasEMA(ck))
+		s, err = diffusion.ForSampling(ck, diffusion.HasEMA(ck) && !raw)
 	}
 	if err != nil {
 		return err
@@ -543,7 +606,7 @@ func exportSampling(stdout io.Writer, ck *diffusion.Checkpoint, path string) err
 // ("" for flags that are not part of the configuration).
 func flagField(flagName string) string {
 	switch flagName {
-	case "steps", "out", "resume", "checkpoint-every", "quiet", "export":
+	case "steps", "out", "resume", "checkpoint-every", "quiet", "export", "export-raw":
 		return ""
 	case "batch-size":
 		return "batch_size"
@@ -561,6 +624,10 @@ func flagField(flagName string) string {
 		return "train_images"
 	case "p-uncond":
 		return "p_uncond"
+	case "grad-checkpoint":
+		return "grad_checkpoint"
+	case "ema-decays":
+		return "ema_decays"
 	case "unet-config":
 		return "unet"
 	case "hidden", "blocks", "activation":
@@ -601,8 +668,8 @@ var clipFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps"
 // vaeFields and ganFields are the configuration fields that --model vae
 // and --model gan take.
 var (
-	vaeFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "train_images", "vae"}
-	ganFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "train_images", "gan"}
+	vaeFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "ema_decays", "seed", "train_images", "vae"}
+	ganFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "ema_decays", "seed", "train_images", "gan"}
 )
 
 // isStageModel reports whether a --model value names a stage (vae, gan)
@@ -627,6 +694,52 @@ func baselineDesc(c experiment.Config) string {
 
 // autoencoderFields are the configuration fields that --stage autoencoder takes.
 var autoencoderFields = []string{"dataset", "stage", "batch_size", "lr", "warmup_steps", "weight_decay", "grad_clip", "ema", "seed", "autoencoder", "train_images"}
+
+// parseDecays parses --ema-decays: comma-separated decays, returned in
+// increasing order (so that a resumed run given them in another order
+// agrees with its checkpoint); "" is none. Their range is checked by
+// experiment.Config.Validate.
+func parseDecays(v string) ([]float64, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	var ds []float64
+	for _, part := range strings.Split(v, ",") {
+		d, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a decay (want comma-separated numbers in (0, 1), such as 0.99,0.9999)", part)
+		}
+		ds = append(ds, d)
+	}
+	slices.Sort(ds)
+	return ds, nil
+}
+
+// efficiency describes, for the first line, the settings of Precision,
+// GradCheckpoint and EMADecays ("" when none is set).
+func efficiency(c experiment.Config) string {
+	var parts []string
+	switch c.Precision {
+	case diffusion.PrecisionBF16:
+		parts = append(parts, "bf16 mixed precision")
+	case diffusion.PrecisionF16:
+		parts = append(parts, fmt.Sprintf("f16 mixed precision (loss scale from %d)", diffusion.DefaultLossScale))
+	}
+	if c.GradCheckpoint {
+		parts = append(parts, "gradient checkpointing")
+	}
+	if len(c.EMADecays) > 0 {
+		ds := make([]string, len(c.EMADecays))
+		for i, d := range c.EMADecays {
+			ds[i] = strconv.FormatFloat(d, 'g', -1, 64)
+		}
+		parts = append(parts, "extra EMAs "+strings.Join(ds, ", "))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(parts, ", ")
+}
 
 // termMeans formats the means of a trainer's reported terms over its last
 // 100 steps (or fewer).
@@ -711,6 +824,15 @@ func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 		c.Seed = f.Seed
 	case "train-images":
 		c.TrainImages = f.TrainImages
+	case "precision":
+		c.Precision = f.Precision
+		if c.Precision == diffusion.PrecisionF32 {
+			c.Precision = "" // the configuration's spelling of float32
+		}
+	case "grad-checkpoint":
+		c.GradCheckpoint = f.GradCheckpoint
+	case "ema-decays":
+		c.EMADecays = slices.Clone(f.EMADecays)
 	case "stage":
 		c.Stage = f.Stage
 	case "latent":

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -216,6 +217,44 @@ func TestExport(t *testing.T) {
 	}
 	if ck.Step != 5 || len(ck.Variables) == 0 {
 		t.Errorf("exported step %d with %d variables", ck.Step, len(ck.Variables))
+	}
+
+	// --export-raw writes the last step's weights: the training checkpoint's
+	// /model/ tensors, where the default export holds their /ema/ copies.
+	raw := filepath.Join(dir, "raw.ckpt")
+	if out, err := train(t, "--out", dir, "--resume", "--steps", "5", "--export", raw, "--export-raw", "--quiet"); err != nil {
+		t.Fatalf("export-raw: %v\n%s", err, out)
+	}
+	full, err := diffusion.ReadCheckpoint(filepath.Join(dir, "model.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := diffusion.ReadCheckpoint(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ema, err := diffusion.ReadCheckpoint(exp) // ReadCheckpoint again: the first read's tensors were not kept
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rk.WeightsAreEMA || !ema.WeightsAreEMA || len(rk.Variables) != len(ema.Variables) {
+		t.Errorf("raw export: EMA flag %v (EMA export %v), %d variables (EMA export %d)", rk.WeightsAreEMA, ema.WeightsAreEMA, len(rk.Variables), len(ema.Variables))
+	}
+	differs := false
+	for path, v := range rk.Variables {
+		want := tensors.MustCopyFlatData[float32](full.Variables[path])
+		if got := tensors.MustCopyFlatData[float32](v); !slices.Equal(got, want) {
+			t.Errorf("raw export's %s differs from the run's weights", path)
+		}
+		if e := tensors.MustCopyFlatData[float32](full.Variables["/ema"+path]); !slices.Equal(e, want) {
+			differs = true
+		}
+	}
+	if !differs {
+		t.Errorf("the EMA equals the raw weights after 5 steps: the test cannot tell them apart")
+	}
+	if _, err := train(t, "--out", dir, "--resume", "--steps", "5", "--export-raw", "--quiet"); err == nil || !strings.Contains(err.Error(), "--export FILE") {
+		t.Errorf("--export-raw without --export: %v", err)
 	}
 }
 

@@ -106,6 +106,39 @@ type Config struct {
 	// latents, cover those images.
 	TrainImages int `json:"train_images,omitempty"`
 
+	// Precision is the arithmetic of the denoiser's training steps: "" (or
+	// "f32") for float32, "bf16" or "f16" for mixed precision (see
+	// diffusion.TrainConfig.Precision: float32 master weights, Adam moments
+	// and moving averages; the network in bfloat16 or float16; "f16" with
+	// dynamic loss scaling at the trainer's defaults). DDPM runs only
+	// (pixel, latent and text-conditional models, MLP or UNet): the score
+	// objective's trainer and the stages' (autoencoder, CLIP, VAE, GAN)
+	// refuse it. It changes the weights, hence the cache key, but not the
+	// model: sampling and evaluation run in float32 whatever it was.
+	// Omitted from the JSON when empty, so other configurations keep their
+	// form (and cache keys).
+	Precision string `json:"precision,omitempty"`
+	// GradCheckpoint turns on gradient checkpointing in the denoiser's
+	// network (unet.UNetConfig.GradCheckpoint or
+	// unet.MLPConfig.GradCheckpoint): the backward pass recomputes each
+	// block's activations instead of keeping them, less memory for more
+	// time. Diffusion runs only (DDPM or score; the stages' networks have no
+	// checkpointed blocks). It changes neither the variables nor the model,
+	// and the gradients only in the order of a few float32 additions, so
+	// cmd/train --resume may switch it (the one field it lets change). It
+	// does change the cache key (Key hashes the stored JSON): the weights it
+	// trains are not bit for bit those trained without it, and a cached
+	// model is the one its configuration trains; configurations without it
+	// keep their keys, since it is omitted from the JSON when false.
+	GradCheckpoint bool `json:"grad_checkpoint,omitempty"`
+	// EMADecays are extra moving averages of the weights kept beside EMA's
+	// (diffusion.TrainConfig.EMADecays: each in (0, 1), none repeated, none
+	// equal to EMA), so that one run can be sampled with several (cmd/sample
+	// and cmd/eval --ema-decay). Diffusion models, VAEs and GANs only: an
+	// autoencoder or a CLIP is used through its EMA alone. Omitted from the
+	// JSON when empty.
+	EMADecays []float64 `json:"ema_decays,omitempty"`
+
 	// Stage is "" for a diffusion model, or StageAutoencoder for the
 	// autoencoder of latent diffusion, trained on the images with
 	// latent.Config.Loss (the diffusion fields are then left zero; see
@@ -264,6 +297,9 @@ func (c Config) IsImage() bool { return IsImageDataset(c.Dataset) }
 
 // Validate checks every field and names the first bad one.
 func (c Config) Validate() error {
+	if err := c.validateEfficiency(); err != nil {
+		return err
+	}
 	if c.IsAutoencoder() {
 		return c.validateAutoencoder()
 	}
@@ -459,10 +495,7 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 			}
 		}
 	} else {
-		mlp := c.MLP
-		mlp.LearnedVariance = learned
-		mlp.NumClasses = c.Classes()
-		den.Fn = unet.MLP(mlp)
+		den.Fn = unet.MLP(c.mlpConfig(learned))
 	}
 	tc := c.trainConfig()
 	tc.TimestepSampler = c.TimestepSampler
@@ -470,16 +503,28 @@ func (c Config) parts() (*diffusion.Process, diffusion.Denoiser, diffusion.Train
 	return p, den, tc, nil
 }
 
+// mlpConfig returns the MLP of a run on 2-D data: MLP with the dataset's
+// classes, gradient checkpointing when GradCheckpoint, and learned-variance
+// outputs when learned.
+func (c Config) mlpConfig(learned bool) unet.MLPConfig {
+	mlp := c.MLP
+	mlp.LearnedVariance = learned
+	mlp.NumClasses = c.Classes()
+	mlp.GradCheckpoint = c.GradCheckpoint
+	return mlp
+}
+
 // unetConfig returns the UNet of a DDPM run: the named configuration for
 // the data's (or latents') shape, its classes, the text encoder's width as
-// the context of a text-conditional model, and learned-variance channels
-// when learned.
+// the context of a text-conditional model, gradient checkpointing when
+// GradCheckpoint, and learned-variance channels when learned.
 func (c Config) unetConfig(learned bool) (unet.UNetConfig, error) {
 	uc, err := unet.UNetConfigByName(c.UNet)
 	if err != nil {
 		return uc, err
 	}
 	uc.LearnedVariance = learned
+	uc.GradCheckpoint = c.GradCheckpoint
 	uc.Timesteps = c.Timesteps
 	d := c.DataDims() // the dataset's images, or the autoencoder's latents
 	uc.ImageSize, uc.InChannels = d[0], d[2]
@@ -498,7 +543,75 @@ func (c Config) trainConfig() diffusion.TrainConfig {
 	return diffusion.TrainConfig{
 		LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps, WeightDecay: c.WeightDecay,
 		Beta1: c.Beta1, Beta2: c.Beta2, GradClipNorm: c.GradClip, EMADecay: c.EMA, PUncond: c.PUncond, Seed: c.Seed,
+		Precision: c.Precision, EMADecays: slices.Clone(c.EMADecays),
 	}
+}
+
+// Precisions lists the values of Precision (the empty string, float32,
+// is also accepted).
+func Precisions() []string {
+	return []string{diffusion.PrecisionF32, diffusion.PrecisionBF16, diffusion.PrecisionF16}
+}
+
+// IsMixedPrecision reports whether the configuration trains in mixed
+// precision (Precision "bf16" or "f16").
+func (c Config) IsMixedPrecision() bool {
+	return c.Precision == diffusion.PrecisionBF16 || c.Precision == diffusion.PrecisionF16
+}
+
+// validateEfficiency checks Precision, GradCheckpoint and EMADecays against
+// the kind of run: mixed precision for DDPM denoisers only (the other
+// trainers are diffusion.NewTrainerWithLoss or NewTrainerWithTerms, which
+// refuse it), gradient checkpointing for the diffusion networks (UNet,
+// MLP) only, extra moving averages for every run but the autoencoder and
+// the CLIP, whose users read their EMA alone.
+func (c Config) validateEfficiency() error {
+	switch c.Precision {
+	case "", diffusion.PrecisionF32, diffusion.PrecisionBF16, diffusion.PrecisionF16:
+	default:
+		return fmt.Errorf("experiment: unknown precision %q (want %s, or empty for float32)", c.Precision, strings.Join(Precisions(), ", "))
+	}
+	stage := ""
+	switch {
+	case c.IsAutoencoder():
+		stage = "an autoencoder"
+	case c.IsCLIP():
+		stage = "a CLIP"
+	case c.IsVAE():
+		stage = "a VAE"
+	case c.IsGAN():
+		stage = "a GAN"
+	}
+	if c.IsMixedPrecision() {
+		switch {
+		case stage != "":
+			return fmt.Errorf("experiment: precision %q: mixed precision trains the denoiser of a DDPM run; %s run trains its own loss in float32 (leave precision empty)", c.Precision, stage)
+		case c.IsScore():
+			return fmt.Errorf("experiment: precision %q: mixed precision trains the denoiser of a DDPM run; the score objective's trainer (denoising score matching) trains in float32 (leave precision empty)", c.Precision)
+		}
+	}
+	if c.GradCheckpoint && stage != "" {
+		return fmt.Errorf("experiment: grad_checkpoint applies to the UNet and MLP of diffusion models; %s run's networks have no checkpointed blocks", stage)
+	}
+	if c.MLP.GradCheckpoint {
+		return fmt.Errorf("experiment: mlp.GradCheckpoint is set: gradient checkpointing is switched by grad_checkpoint, for the MLP and the UNet alike")
+	}
+	if len(c.EMADecays) > 0 {
+		if c.IsAutoencoder() || c.IsCLIP() {
+			return fmt.Errorf("experiment: ema_decays %v: extra moving averages are for the models that sample (diffusion models, VAEs, GANs); %s is used through its EMA (ema) alone", c.EMADecays, stage)
+		}
+		for i, d := range c.EMADecays {
+			switch {
+			case !(d > 0 && d < 1):
+				return fmt.Errorf("experiment: ema_decays: each decay must be in (0, 1), got %g", d)
+			case d == c.EMA:
+				return fmt.Errorf("experiment: ema_decays: %g is the main moving average's decay (ema); list only other decays", d)
+			case slices.Contains(c.EMADecays[:i], d):
+				return fmt.Errorf("experiment: ema_decays: %g is listed twice", d)
+			}
+		}
+	}
+	return nil
 }
 
 // Build returns the process, the denoiser and the training configuration of
@@ -538,9 +651,7 @@ func (c Config) BuildScore() (score.SDE, score.ScoreFn, diffusion.TrainConfig, e
 		uc.Timesteps = 1000 // the linear time embedding sees 999 t / 1000 ∈ [0, 1)
 		net = unet.UNet(uc)
 	} else {
-		mlp := c.MLP
-		mlp.NumClasses = c.Classes()
-		net = unet.MLP(mlp)
+		net = unet.MLP(c.mlpConfig(false))
 	}
 	return sde, score.NoisePredictorModel(sde, net), c.trainConfig(), nil
 }
