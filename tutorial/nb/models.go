@@ -55,7 +55,8 @@ func QSample(p *diffusion.Process, x0 *tensors.Tensor, t int, seed int64) *tenso
 type Pretrained struct {
 	// Config is the configuration the checkpoint was trained with.
 	Config experiment.Config
-	// Model is the sampling model (the denoiser as a diffusion.Model).
+	// Model is the sampling model (the denoiser as a diffusion.Model); zero
+	// for a VAE or a GAN, which draw with [Pretrained.Generate].
 	Model diffusion.Model
 	// Store holds the model's weights (EMA weights where the checkpoint has them).
 	Store *gmodel.Store
@@ -68,7 +69,10 @@ type Pretrained struct {
 func Open(path string) *Pretrained {
 	ck := Must(diffusion.ReadCheckpoint(path))
 	cfg := Must(experiment.FromJSON(ck.Config))
-	p := &Pretrained{Config: cfg, Model: Must(cfg.SamplingModel()), Store: Must(diffusion.SamplingStore(ck, true))}
+	p := &Pretrained{Config: cfg, Store: Must(diffusion.SamplingStore(ck, true))}
+	if !cfg.IsBaseline() {
+		p.Model = Must(cfg.SamplingModel())
+	}
 	if cfg.IsLatent() {
 		p.AE = Must(cfg.OpenAutoencoder(Backend(), ck))
 	}
@@ -80,6 +84,12 @@ func Open(path string) *Pretrained {
 // example.
 func (p *Pretrained) Sample(s diffusion.Solver, n int, opts diffusion.SampleOptions) []float32 {
 	return tensors.MustCopyFlatData[float32](Must(diffusion.Sample(Backend(), p.Store, p.Model, s, n, p.Config.DataDims(), opts)))
+}
+
+// Generate draws n examples from a VAE or a GAN (the decoder's mean m(z), or
+// G(z), for z ~ N(0, I) from seed), flat, example after example.
+func (p *Pretrained) Generate(n int, seed int64) []float32 {
+	return Must(p.Config.Generate(Backend(), p.Store, n, experiment.GenerateOptions{Seed: seed}))
 }
 
 // Draw samples one example per label with
