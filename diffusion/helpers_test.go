@@ -115,3 +115,30 @@ func close(a, b, tol float64) bool {
 func t32(v []int32) *tensors.Tensor { return tensors.FromValue(v) }
 
 var _ = dtypes.Float64
+
+// requireSameRun fails the test unless a resumed trainer repeated an
+// uninterrupted one exactly: the same steps losses, bit for bit, and the same
+// variables (weights, optimiser state, EMAs, step, generator) at the end.
+func requireSameRun(t *testing.T, full, resumed *Trainer, steps int) {
+	t.Helper()
+	a, b := full.Losses(), resumed.Losses()
+	if len(a) != steps || len(b) != steps {
+		t.Fatalf("loss histories have %d and %d entries, want %d", len(a), len(b), steps)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("step %d: uninterrupted loss %v, resumed loss %v", i+1, a[i], b[i])
+		}
+	}
+	ca, _ := full.Checkpoint(nil)
+	cb, _ := resumed.Checkpoint(nil)
+	if len(ca.Variables) != len(cb.Variables) {
+		t.Fatalf("%d vs %d variables", len(ca.Variables), len(cb.Variables))
+	}
+	for name, ta := range ca.Variables {
+		tb, ok := cb.Variables[name]
+		if !ok || !ta.Equal(tb) {
+			t.Errorf("variable %s differs after resuming", name)
+		}
+	}
+}

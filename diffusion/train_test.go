@@ -157,26 +157,7 @@ func TestResumeIsExact(t *testing.T) {
 			if err := second.Run(data, RunOptions{Steps: 2 * k, BatchSize: 32}); err != nil {
 				t.Fatal(err)
 			}
-			a, b := full.Losses(), second.Losses()
-			if len(a) != 2*k || len(b) != 2*k {
-				t.Fatalf("loss histories have %d and %d entries, want %d", len(a), len(b), 2*k)
-			}
-			for i := range a {
-				if a[i] != b[i] {
-					t.Fatalf("step %d: uninterrupted loss %v, resumed loss %v", i+1, a[i], b[i])
-				}
-			}
-			ca, _ := full.Checkpoint(nil)
-			cb, _ := second.Checkpoint(nil)
-			if len(ca.Variables) != len(cb.Variables) {
-				t.Fatalf("%d vs %d variables", len(ca.Variables), len(cb.Variables))
-			}
-			for name, ta := range ca.Variables {
-				tb, ok := cb.Variables[name]
-				if !ok || !ta.Equal(tb) {
-					t.Errorf("variable %s differs after resuming", name)
-				}
-			}
+			requireSameRun(t, full, second, 2*k)
 		})
 	}
 }

@@ -388,13 +388,8 @@ func Weights(ck *diffusion.Checkpoint, useEMA bool) string {
 // ("DDPM model, T = 1000, linear schedule, conditional on 10 classes").
 func DescribeModel(cfg experiment.Config) string {
 	var d string
-	switch {
-	case cfg.IsVAE():
-		v := cfg.VAE.WithDefaults()
-		return fmt.Sprintf("VAE, %s, %d-D latent", v.Kind, v.LatentDim)
-	case cfg.IsGAN():
-		g := cfg.GAN.WithDefaults()
-		return fmt.Sprintf("GAN, %s, %d-D noise, R1 γ = %g", g.Kind, g.NoiseDim, g.R1Gamma)
+	if cfg.IsBaseline() {
+		return cfg.BaselineDesc()
 	}
 	if cfg.IsScore() {
 		d = fmt.Sprintf("score model, %s SDE", cfg.SDE)

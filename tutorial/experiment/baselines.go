@@ -186,6 +186,20 @@ func (c Config) OpenGAN(b compute.Backend, store *model.Store) (*gan.GAN, error)
 	return gan.New(b, *c.GAN, store)
 }
 
+// BaselineDesc names the model of a VAE or GAN run ("VAE, conv, 16-D
+// latent", "GAN, mlp, 8-D noise, R1 γ = 0.1"); "" for other runs.
+func (c Config) BaselineDesc() string {
+	switch {
+	case c.IsVAE() && c.VAE != nil:
+		v := c.VAE.WithDefaults()
+		return fmt.Sprintf("VAE, %s, %d-D latent", v.Kind, v.LatentDim)
+	case c.IsGAN() && c.GAN != nil:
+		g := c.GAN.WithDefaults()
+		return fmt.Sprintf("GAN, %s, %d-D noise, R1 γ = %g", g.Kind, g.NoiseDim, g.R1Gamma)
+	}
+	return ""
+}
+
 // GenerateOptions configures [Config.Generate].
 type GenerateOptions struct {
 	// Seed seeds the draws of z (and of a VAE's decoder noise).

@@ -120,13 +120,8 @@ func LoadOrTrain(b compute.Backend, c Config, steps int64, cacheDir string, log,
 
 // describe names the model and objective of c for LoadOrTrain's line.
 func (c Config) describe() string {
-	switch {
-	case c.IsVAE():
-		v := c.VAE.WithDefaults()
-		return fmt.Sprintf("VAE (%s, %d-D latent), negative ELBO", v.Kind, v.LatentDim)
-	case c.IsGAN():
-		g := c.GAN.WithDefaults()
-		return fmt.Sprintf("GAN (%s, %d-D noise), non-saturating loss, R1 γ = %g", g.Kind, g.NoiseDim, g.R1Gamma)
+	if c.IsBaseline() {
+		return c.BaselineDesc()
 	}
 	net := fmt.Sprintf("%s MLP %d×%d", c.MLP.WithDefaults().Activation, c.MLP.WithDefaults().Hidden, c.MLP.WithDefaults().Blocks)
 	if c.Model == "unet" {

@@ -189,3 +189,29 @@ func TestWarmTime(t *testing.T) {
 		t.Errorf("%d calls, timed %v: the warm-up was timed", calls, d)
 	}
 }
+
+// TestFamilyTable: rows in the order of the families' first runs, means and
+// spreads of hand-made figures, "—" for a GAN's bound and a missing time.
+func TestFamilyTable(t *testing.T) {
+	run := func(f string, seed int64, bound, nll float64, covered int) FamilyRun {
+		r := FamilyRun{Family: f, Seed: seed, Bound: bound, NLL: nll, MMD: 1e-3}
+		r.Coverage.Covered, r.Coverage.OffMode = covered, 0.25
+		return r
+	}
+	var sb strings.Builder
+	FamilyTable(&sb, []FamilyRun{run("GAN", 0, math.NaN(), 3, 8), run("VAE", 0, 2, 9, 8), run("GAN", 1, math.NaN(), 5, 6)},
+		map[string]float64{"VAE": 0.004})
+	lines := strings.Split(strings.TrimSpace(sb.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "GAN ") || !strings.HasPrefix(lines[2], "VAE ") {
+		t.Fatalf("table:\n%s", sb.String())
+	}
+	// GAN: NLL 4 ± √2, modes 7 ± √2, no bound, no time; VAE: bound 2 ± 0, 4.00 ms per step.
+	for _, want := range []string{"4.00 ± 1.41", "7.0 ± 1.4", "0.250 ± 0.000", "1.00 ± 0.00"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("GAN row %q lacks %q", lines[1], want)
+		}
+	}
+	if strings.Count(lines[1], "—") != 2 || !strings.Contains(lines[2], "2.000 ± 0.000") || !strings.HasSuffix(lines[2], "4.00") {
+		t.Errorf("rows %q, %q", lines[1], lines[2])
+	}
+}
