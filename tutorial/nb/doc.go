@@ -5,6 +5,10 @@
 // their quality ([Sample2D], [Quality], [Scatter]), class labels
 // ([PerClass], [ByClass]), MNIST grids ([DigitGrid]), pretrained
 // checkpoints ([Open]), loss curves ([LossCurve]) and small numeric helpers.
+// Files named after a chapter hold what only that chapter needs (ddpm.go,
+// ddim.go, score.go, guidance.go, and families.go: notebook 10's
+// comparison of diffusion models, VAEs and GANs under one budget,
+// [CompareFamilies], [FamilyTable], [ReadFamilyResults]).
 //
 // GoNB runs every cell as a new program, so these functions are written to
 // be called from cells: on an error they panic with the error's message,

@@ -2,6 +2,7 @@ package nb
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -428,20 +429,23 @@ func (r *FamilyRun) UnmarshalJSON(b []byte) error {
 }
 
 // FamilyResultTable writes, for each family with reports in rs, the mean ±
-// standard deviation over its seeds of the classifier Fréchet distance and
-// KID of its samples and of its bound in bits/dim (over the seeds that have
+// standard deviation over its seeds of the classifier Fréchet distance (and
+// its value for each seed, in the order of the seeds), of the KID of its
+// samples and of its bound in bits/dim (over the seeds that have
 // it; "—" for a GAN). Times are left out: families.sh's runs share the
 // machine with whatever else ran, so a notebook measures them itself.
 func FamilyResultTable(w io.Writer, rs []FamilyResult) {
-	fmt.Fprintf(w, "%-17s %5s  %-15s  %-15s  %s\n", "", "seeds", "FD", "KID", "bits/dim")
+	fmt.Fprintf(w, "%-17s %5s  %-15s  %-22s  %-15s  %s\n", "", "seeds", "FD", "FD of seed 0, 1, …", "KID", "bits/dim")
 	for _, ff := range familyFiles {
 		f := ff.label
 		var fd, kid, bpd []float64
-		for _, r := range rs {
+		var bySeed []string
+		for _, r := range slices.SortedFunc(slices.Values(rs), func(a, b FamilyResult) int { return cmp.Compare(a.Seed, b.Seed) }) {
 			if r.Family != f {
 				continue
 			}
 			fd, kid, bpd = append(fd, r.Figure("samples_fd")), append(kid, r.Figure("samples_kid")), append(bpd, r.Figure("bits_per_dim"))
+			bySeed = append(bySeed, fmt.Sprintf("%.0f", r.Figure("samples_fd")))
 		}
 		if len(fd) == 0 {
 			continue
@@ -460,6 +464,6 @@ func FamilyResultTable(w io.Writer, rs []FamilyResult) {
 		} else if len(got) > 0 && len(got) < len(bpd) {
 			bits += fmt.Sprintf(" (%d seeds)", len(got))
 		}
-		fmt.Fprintf(w, "%-17s %5d  %-15s  %-15s  %s\n", f, len(fd), PlusMinus("%.1f", fd), PlusMinus("%.2f", kid), bits)
+		fmt.Fprintf(w, "%-17s %5d  %-15s  %-22s  %-15s  %s\n", f, len(fd), PlusMinus("%.1f", fd), strings.Join(bySeed, ", "), PlusMinus("%.2f", kid), bits)
 	}
 }

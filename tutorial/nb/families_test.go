@@ -160,13 +160,13 @@ func TestFamilyResultTable(t *testing.T) {
 			Figures: map[string]any{"samples_fd": fd, "samples_kid": 1.0, "bits_per_dim": bpd, "sample_seconds": 2.0, "num_samples": 1000.0}}
 	}
 	var sb strings.Builder
-	FamilyResultTable(&sb, []FamilyResult{r("diffusion", 0, 10, 2), r("diffusion", 1, 20, math.NaN()), r("GAN", 0, 5, math.NaN())})
+	FamilyResultTable(&sb, []FamilyResult{r("diffusion", 1, 20, math.NaN()), r("diffusion", 0, 10, 2), r("GAN", 0, 5, math.NaN())})
 	lines := strings.Split(strings.TrimSpace(sb.String()), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("table:\n%s", sb.String())
 	}
 	// FD 15 ± 7.07 (Σ(x−15)² = 50, /1, √); KID 1 ± 0; bits/dim of seed 0 only.
-	for _, want := range []string{"15.0 ± 7.1", "1.00 ± 0.00", "2.000 (1 seed)"} {
+	for _, want := range []string{"15.0 ± 7.1", "10, 20", "1.00 ± 0.00", "2.000 (1 seed)"} {
 		if !strings.Contains(lines[1], want) {
 			t.Errorf("diffusion row %q lacks %q", lines[1], want)
 		}
