@@ -116,7 +116,8 @@ NAMED_PARAMS = {"reference": 1152193, "small": 195585, "latent": 713156}
 DEFAULTS = {"ImageSize": 28, "InChannels": 1, "BaseChannels": 32, "ChannelMults": [1, 2, 2],
             "NumResBlocks": 2, "AttentionResolutions": [], "NoMiddleAttention": False, "Heads": 1,
             "Dropout": 0, "GroupNormGroups": 8, "TimeEmbedding": "sinusoidal", "TimeEmbedDim": 0,
-            "Timesteps": 1000, "NumClasses": 0, "LearnedVariance": False, "ContextDim": 0}
+            "Timesteps": 1000, "NumClasses": 0, "LearnedVariance": False, "ContextDim": 0,
+            "GradCheckpoint": False}
 
 
 def unet_config(spec):
@@ -138,6 +139,11 @@ def unet_config(spec):
     unknown = set(given) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unet_peer: unknown UNetConfig fields {sorted(unknown)}")
+    if given.get("GradCheckpoint"):
+        # Checkpointing changes how the Go network's gradients are computed
+        # (memory against time), not the network; this peer does not
+        # checkpoint, so a timing against it would compare unlike things.
+        raise ValueError("unet_peer: GradCheckpoint is not mirrored here; compare the networks without it")
     c = dict(DEFAULTS)
     c.update({k: v for k, v in given.items() if v not in (0, "", None, [], False)})
     if not c["TimeEmbedDim"]:
