@@ -436,11 +436,12 @@ func (r *FamilyRun) UnmarshalJSON(b []byte) error {
 // machine with whatever else ran, so a notebook measures them itself.
 func FamilyResultTable(w io.Writer, rs []FamilyResult) {
 	fmt.Fprintf(w, "%-17s %5s  %-15s  %-22s  %-15s  %s\n", "", "seeds", "FD", "FD of seed 0, 1, …", "KID", "bits/dim")
+	bySeedOrder := slices.SortedFunc(slices.Values(rs), func(a, b FamilyResult) int { return cmp.Compare(a.Seed, b.Seed) })
 	for _, ff := range familyFiles {
 		f := ff.label
 		var fd, kid, bpd []float64
 		var bySeed []string
-		for _, r := range slices.SortedFunc(slices.Values(rs), func(a, b FamilyResult) int { return cmp.Compare(a.Seed, b.Seed) }) {
+		for _, r := range bySeedOrder {
 			if r.Family != f {
 				continue
 			}
