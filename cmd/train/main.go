@@ -196,6 +196,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.Variance, "variance", "", "variance of p(x_{t-1}|x_t): small, large or learned (default: learned for hybrid, else small)")
 	fs.StringVar(&f.Model, "model", d2.Model, "network: mlp (2-D data) or unet (images; the default for mnist and fashion-mnist); vae or gan train a VAE or a GAN instead of a diffusion model (the same as --stage vae or gan)")
 	fs.StringVar(&f.UNet, "unet-config", di.UNet, "UNet configuration: "+strings.Join(unet.UNetConfigNames(), ", "))
+	fs.StringVar(&f.TimeEmbedding, "time-embedding", "", "UNet time embedding: sinusoidal (the default of every --unet-config) or linear (the scalar t/T, the ablation of notebook 6)")
+	fs.BoolVar(&f.NoAttention, "no-attention", false, "remove the UNet's self-attention blocks (the ablation of notebook 6); not for text-conditional models")
 	fs.IntVar(&f.MLP.Hidden, "hidden", 128, "MLP width")
 	fs.IntVar(&f.MLP.Blocks, "blocks", 3, "MLP residual blocks")
 	fs.StringVar(&f.MLP.Activation, "activation", "relu", "MLP activation: relu or silu")
@@ -223,6 +225,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	every := fs.Int64("checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	export := fs.String("export", "", "also write a sampling-only checkpoint (EMA weights, no optimizer state; a latent model's with its autoencoder) to this file; with --resume at --steps, only export")
+	lossCSV := fs.Bool("loss-csv", true, "write the loss of every step to loss.csv in --out (step,loss), beside loss.png; with --resume at --steps, write only that file")
 	exportRaw := fs.Bool("export-raw", false, "with --export: write the raw weights of the last step instead of their EMA (a short GAN run's EMA lags far behind its generator)")
 	fs.StringVar(&f.Stage, "stage", "", "autoencoder: train the autoencoder of latent diffusion on --dataset's images instead of a diffusion model; clip: train the mini-CLIP (image and text encoders) of text-to-image models on the captioned images; vae, gan: as --model vae or gan")
 	fs.StringVar(&f.Latent, "latent", "", "train a latent diffusion model in the latent space of this autoencoder (a --stage autoencoder output folder or its model.ckpt)")
@@ -317,6 +320,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if ck.Step >= *steps {
 			if *export != "" {
 				return exportSampling(stdout, ck, *export, *exportRaw)
+			}
+			if len(ck.Losses) > 0 && *lossCSV {
+				// Nothing to train: only the loss history is written, for
+				// runs trained before cmd/train wrote it.
+				path := filepath.Join(*out, "loss.csv")
+				if err := writeLossCSV(path, ck.Losses); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "the checkpoint is already at step %d; loss history %s\n", ck.Step, path)
+				return nil
 			}
 			return fmt.Errorf("--resume: the checkpoint is already at step %d ≥ --steps %d", ck.Step, *steps)
 		}
@@ -494,7 +507,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			c.Dataset, baselineDesc(c), efficiency(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
 	} else {
 		fmt.Fprintf(stderr, "train: %s, %s model, %s%s, batch %d, lr %g, %d steps → %s\n",
-			c.Dataset, c.Model, objective, efficiency(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
+			c.Dataset, c.Model+ablation(c), objective, efficiency(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
 	}
 	start := time.Now()
 	startStep := tr.Steps()
@@ -565,6 +578,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "loss curve %s\n", filepath.Join(*out, "loss.png"))
+	if *lossCSV {
+		if err := writeLossCSV(filepath.Join(*out, "loss.csv"), tr.Losses()); err != nil {
+			return err
+		}
+	}
 	if *export != "" {
 		ck, err := tr.Checkpoint(cfgJSON)
 		if err != nil {
@@ -606,7 +624,7 @@ func exportSampling(stdout io.Writer, ck *diffusion.Checkpoint, path string, raw
 // ("" for flags that are not part of the configuration).
 func flagField(flagName string) string {
 	switch flagName {
-	case "steps", "out", "resume", "checkpoint-every", "quiet", "export", "export-raw":
+	case "steps", "out", "resume", "checkpoint-every", "quiet", "export", "export-raw", "loss-csv":
 		return ""
 	case "batch-size":
 		return "batch_size"
@@ -630,6 +648,10 @@ func flagField(flagName string) string {
 		return "ema_decays"
 	case "unet-config":
 		return "unet"
+	case "time-embedding":
+		return "time_embedding"
+	case "no-attention":
+		return "no_attention"
 	case "hidden", "blocks", "activation":
 		return "mlp"
 	case "kl-weight", "plain", "latent-channels":
@@ -758,6 +780,22 @@ func termMeans(tr *diffusion.Trainer, names []string) string {
 	return strings.Join(parts, ", ")
 }
 
+// ablation describes the UNet ablations of c (" (linear time embedding, no
+// attention)"), or "" when it has none.
+func ablation(c experiment.Config) string {
+	var parts []string
+	if c.TimeEmbedding != "" {
+		parts = append(parts, c.TimeEmbedding+" time embedding")
+	}
+	if c.NoAttention {
+		parts = append(parts, "no attention")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 // applyFlag returns c with the field of one explicitly given flag set from f.
 func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 	switch flagName {
@@ -796,6 +834,10 @@ func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 		}
 	case "unet-config":
 		c.UNet = f.UNet
+	case "time-embedding":
+		c.TimeEmbedding = f.TimeEmbedding
+	case "no-attention":
+		c.NoAttention = f.NoAttention
 	case "hidden":
 		c.MLP.Hidden = f.MLP.Hidden
 	case "blocks":
@@ -858,6 +900,24 @@ func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 		c.Autoencoder = &a
 	}
 	return c
+}
+
+// writeLossCSV writes the loss of every step, "step,loss" then one line per
+// step from 1, through a temporary file renamed into place.
+func writeLossCSV(path string, losses []float64) error {
+	if len(losses) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("step,loss\n")
+	for i, l := range losses {
+		fmt.Fprintf(&b, "%d,%.6g\n", i+1, l)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // writeLossPlot draws the training loss and its running mean.

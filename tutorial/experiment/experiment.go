@@ -70,6 +70,18 @@ type Config struct {
 	// UNet names the UNet configuration (see unet.UNetConfigNames) when
 	// Model is "unet".
 	UNet string `json:"unet,omitempty"`
+	// TimeEmbedding overrides the time embedding of the UNet named by UNet
+	// (unet.UNetConfig.TimeEmbedding): "" keeps the configuration's
+	// (sinusoidal for every named UNet), unet.TimeEmbeddingLinear embeds the
+	// scalar t/T instead, the ablation of notebook 6. UNet models only;
+	// omitted from the JSON when empty.
+	TimeEmbedding string `json:"time_embedding,omitempty"`
+	// NoAttention removes the self-attention of the UNet named by UNet: its
+	// middle AttentionBlock and those of its AttentionResolutions, the
+	// ablation of notebook 6. Unconditional and class-conditional UNets
+	// only (a text-conditional UNet reads its prompt through attention);
+	// omitted from the JSON when false.
+	NoAttention bool `json:"no_attention,omitempty"`
 	// BatchSize is the number of examples per step.
 	BatchSize int `json:"batch_size"`
 	// LearningRate is Adam's step size.
@@ -408,6 +420,9 @@ func (c Config) validateCommon() error {
 		if err := c.MLP.Validate(); err != nil {
 			return fmt.Errorf("experiment: %w", err)
 		}
+		if c.TimeEmbedding != "" || c.NoAttention {
+			return fmt.Errorf("experiment: time_embedding and no_attention are ablations of the UNet; the mlp model has its own embedding of t and no attention")
+		}
 	case "unet":
 		if !c.IsImage() {
 			return fmt.Errorf("experiment: the unet model is for images; use --model mlp for %s", c.Dataset)
@@ -418,6 +433,9 @@ func (c Config) validateCommon() error {
 		}
 		if err := uc.Validate(); err != nil {
 			return fmt.Errorf("experiment: %w", err)
+		}
+		if err := c.validateUNetAblation(); err != nil {
+			return err
 		}
 	default:
 		return fmt.Errorf("experiment: unknown model %q (want mlp or unet for a diffusion model; vae or gan as stages, cmd/train --model vae|gan)", c.Model)
@@ -525,6 +543,12 @@ func (c Config) unetConfig(learned bool) (unet.UNetConfig, error) {
 	}
 	uc.LearnedVariance = learned
 	uc.GradCheckpoint = c.GradCheckpoint
+	if c.TimeEmbedding != "" {
+		uc.TimeEmbedding = c.TimeEmbedding
+	}
+	if c.NoAttention {
+		uc.NoMiddleAttention, uc.AttentionResolutions = true, nil
+	}
 	uc.Timesteps = c.Timesteps
 	d := c.DataDims() // the dataset's images, or the autoencoder's latents
 	uc.ImageSize, uc.InChannels = d[0], d[2]
@@ -536,6 +560,23 @@ func (c Config) unetConfig(learned bool) (unet.UNetConfig, error) {
 		return uc, fmt.Errorf("experiment: the UNet %q attends to a text encoder's output; it is for text-conditional models (cmd/train --text)", c.UNet)
 	}
 	return uc, nil
+}
+
+// validateUNetAblation checks TimeEmbedding and NoAttention, the two
+// ablations of a UNet run.
+func (c Config) validateUNetAblation() error {
+	switch c.TimeEmbedding {
+	case "", unet.TimeEmbeddingSinusoidal, unet.TimeEmbeddingLinear:
+	default:
+		return fmt.Errorf("experiment: unknown time_embedding %q (want %s or %s)", c.TimeEmbedding, unet.TimeEmbeddingSinusoidal, unet.TimeEmbeddingLinear)
+	}
+	if c.TimeEmbedding == unet.TimeEmbeddingLinear && c.IsScore() {
+		return fmt.Errorf("experiment: time_embedding %q embeds t/T of the discrete DDPM process; a score-based run's time is continuous (leave time_embedding empty)", c.TimeEmbedding)
+	}
+	if c.NoAttention && (c.IsText() || c.UNet == "latent-text") {
+		return fmt.Errorf("experiment: no_attention: a text-conditional UNet reads its prompt through its attention blocks; the ablation is for unconditional and class-conditional models")
+	}
+	return nil
 }
 
 // trainConfig returns the optimiser settings both objectives share.
