@@ -398,6 +398,20 @@ func TestLossScaleSkipsAndGrows(t *testing.T) {
 	if grows == 0 || midSkips == 0 || updates < steps/2 {
 		t.Errorf("the run did not exercise the rule: %d growths, %d skips after the first update, %d updates", grows, midSkips, updates)
 	}
+	ck, err := tr.Checkpoint(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, k, ok := LossScaleOf(ck); !ok || s != scale || k != skipped {
+		t.Errorf("LossScaleOf = %g, %d, %v; want %g, %d, true", s, k, ok, scale, skipped)
+	}
+	bf := tinyTrainer(t, TrainConfig{LearningRate: lr, Precision: PrecisionBF16, Seed: 8})
+	if ck, err = bf.Checkpoint(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := LossScaleOf(ck); ok {
+		t.Errorf("LossScaleOf of a bf16 checkpoint: ok")
+	}
 }
 
 // TestPrecisionResumeIsExact: 20 steps, a checkpoint on disk, and 20 more

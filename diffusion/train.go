@@ -992,6 +992,36 @@ func extraEMAScope(d float64) string {
 	return extraEMAPrefix + strconv.FormatFloat(d, 'g', -1, 64)
 }
 
+// EMADecayAt is the decay d_n a moving average of decay d takes at the
+// trainer's update n (0 for the first, counting the updates applied): 0 at
+// n = 0, so that the average starts at the weights, then
+// min(d, (1+n)/(10+n)), the warm-up that keeps the early average short
+// (math/README §9). The training step computes the same in its graph.
+func EMADecayAt(d float64, n int64) float64 {
+	if n == 0 {
+		return 0
+	}
+	return math.Min(d, float64(1+n)/float64(10+n))
+}
+
+// LossScaleOf returns the dynamic loss scaling state a checkpoint of a
+// Precision "f16" run holds: the loss scale S of its next step and the
+// number of steps skipped so far (gradients that overflowed float16). ok
+// is false for a checkpoint without that state (other precisions).
+func LossScaleOf(c *Checkpoint) (scale float64, skipped int64, ok bool) {
+	s, ok1 := c.Variables[lossScalePath]
+	k, ok2 := c.Variables[skippedPath]
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	sv, ok1 := s.Value().(float32)
+	kv, ok2 := k.Value().(int64)
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	return float64(sv), kv, true
+}
+
 // ExtraEMADecays returns the decays of the extra moving averages
 // ([TrainConfig.EMADecays]) whose weights a checkpoint holds, in increasing
 // order (nil for none; a checkpoint from before extra averages existed has

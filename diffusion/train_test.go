@@ -63,10 +63,7 @@ func TestAdamAgainstFloat64(t *testing.T) {
 		}
 		scale := math.Min(1, cfg.GradClipNorm/(norm+1e-6))
 		lr := cfg.LearningRate * math.Min(1, float64(n+1)/float64(cfg.WarmupSteps))
-		decay := 0.0
-		if n > 0 {
-			decay = math.Min(cfg.EMADecay, float64(1+n)/float64(10+n))
-		}
+		decay := EMADecayAt(cfg.EMADecay, int64(n))
 		for d := range D {
 			gd := g[d] * scale
 			m[d] = 0.9*m[d] + 0.1*gd
@@ -457,6 +454,29 @@ func TestHasModelWeights(t *testing.T) {
 	} {
 		if got := HasModelWeights(store, c.scope); got != c.want {
 			t.Errorf("HasModelWeights(%q) = %v, want %v", c.scope, got, c.want)
+		}
+	}
+}
+
+// TestEMADecayAt checks the warm-up against values worked by hand: 0 at
+// the first update, (1+n)/(10+n) while it is below d, d after.
+func TestEMADecayAt(t *testing.T) {
+	for _, c := range []struct {
+		d    float64
+		n    int64
+		want float64
+	}{
+		{0.999, 0, 0},
+		{0.999, 1, 2.0 / 11},
+		{0.999, 90, 91.0 / 100},
+		{0.999, 1000, 1001.0 / 1010},
+		{0.999, 8990, 0.999}, // (1+n)/(10+n) = 8991/9000 = 0.999 exactly
+		{0.99, 891, 0.99},    // 892/901 > 0.99
+		{0.99, 889, 890.0 / 899},
+		{0.9999, 100000, 0.9999},
+	} {
+		if got := EMADecayAt(c.d, c.n); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("EMADecayAt(%g, %d) = %.17g, want %.17g", c.d, c.n, got, c.want)
 		}
 	}
 }
