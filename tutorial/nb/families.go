@@ -306,19 +306,14 @@ type FamilyResult struct {
 	Family string
 	Seed   int64
 	// Figures are cmd/eval's JSON figures (fd, kid, bits_per_dim, …).
-	Figures map[string]any
+	Figures Figures
 	// TrainSeconds is the training run's wall time, Steps its steps.
 	TrainSeconds float64
 	Steps        int64
 }
 
 // Figure returns the named number of r's figures (NaN when absent).
-func (r FamilyResult) Figure(name string) float64 {
-	if v, ok := r.Figures[name].(float64); ok {
-		return v
-	}
-	return math.NaN()
-}
+func (r FamilyResult) Figure(name string) float64 { return r.Figures.Get(name) }
 
 // RawGAN labels the GAN evaluated with its raw weights instead of their EMA
 // (families.sh's gan-raw-sSEED.json).
