@@ -22,7 +22,7 @@ func TestTrainUNetAblations(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "mnist")
 	if out, err := train(t, "--dataset", "mnist", "--timesteps", "50", "--steps", "2", "--batch-size", "4",
-		"--time-embedding", "linear", "--no-attention", "--out", dir, "--quiet"); err != nil {
+		"--time-embedding", "linear", "--no-attention", "--out", dir, "--quiet"); err != nil || !strings.Contains(out, "unet (linear time embedding, no attention) model") {
 		t.Fatalf("train: %v\n%s", err, out)
 	}
 	ck, c := readCk(t, filepath.Join(dir, CheckpointName))

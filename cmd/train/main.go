@@ -507,7 +507,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			c.Dataset, baselineDesc(c), efficiency(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
 	} else {
 		fmt.Fprintf(stderr, "train: %s, %s model, %s%s, batch %d, lr %g, %d steps → %s\n",
-			c.Dataset, c.Model+ablation(c), objective, efficiency(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
+			c.Dataset, c.Model+parenthesised(c.Ablations()), objective, efficiency(c), c.BatchSize, c.LearningRate, *steps, ckptPath)
 	}
 	start := time.Now()
 	startStep := tr.Steps()
@@ -780,20 +780,12 @@ func termMeans(tr *diffusion.Trainer, names []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// ablation describes the UNet ablations of c (" (linear time embedding, no
-// attention)"), or "" when it has none.
-func ablation(c experiment.Config) string {
-	var parts []string
-	if c.TimeEmbedding != "" {
-		parts = append(parts, c.TimeEmbedding+" time embedding")
-	}
-	if c.NoAttention {
-		parts = append(parts, "no attention")
-	}
-	if len(parts) == 0 {
+// parenthesised returns " (s)", or "" for an empty s.
+func parenthesised(s string) string {
+	if s == "" {
 		return ""
 	}
-	return " (" + strings.Join(parts, ", ") + ")"
+	return " (" + s + ")"
 }
 
 // applyFlag returns c with the field of one explicitly given flag set from f.

@@ -400,6 +400,9 @@ func DescribeModel(cfg experiment.Config) string {
 		l := cfg.DataDims()
 		d = fmt.Sprintf("latent %s, on %d×%d×%d latents, scale %.4g", d, l[0], l[1], l[2], cfg.LatentScale)
 	}
+	if a := cfg.Ablations(); a != "" {
+		d += ", UNet with " + a
+	}
 	if k := cfg.Classes(); k > 0 {
 		d += fmt.Sprintf(", conditional on %d classes", k)
 	}

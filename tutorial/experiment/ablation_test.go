@@ -24,6 +24,9 @@ func TestUNetAblations(t *testing.T) {
 			t.Errorf("DefaultImages(mnist)'s JSON holds %q", name)
 		}
 	}
+	if base.Ablations() != "" {
+		t.Errorf("DefaultImages(mnist).Ablations() = %q, want none", base.Ablations())
+	}
 	ref, err := base.unetConfig(false)
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +65,9 @@ func TestUNetAblations(t *testing.T) {
 			t.Errorf("%s: key %s is another configuration's", tc.name, k)
 		} else {
 			keys[k] = true
+		}
+		if want := map[string]string{"linear": "linear time embedding", "sinusoidal": "sinusoidal time embedding", "no attention": "no attention"}[tc.name]; c.Ablations() != want {
+			t.Errorf("%s: Ablations() = %q, want %q", tc.name, c.Ablations(), want)
 		}
 		uc, err := c.unetConfig(false)
 		if err != nil || !tc.check(uc) {

@@ -562,6 +562,19 @@ func (c Config) unetConfig(learned bool) (unet.UNetConfig, error) {
 	return uc, nil
 }
 
+// Ablations describes the UNet ablations the configuration sets ("linear
+// time embedding, no attention"), or returns "" when it sets none.
+func (c Config) Ablations() string {
+	var parts []string
+	if c.TimeEmbedding != "" {
+		parts = append(parts, c.TimeEmbedding+" time embedding")
+	}
+	if c.NoAttention {
+		parts = append(parts, "no attention")
+	}
+	return strings.Join(parts, ", ")
+}
+
 // validateUNetAblation checks TimeEmbedding and NoAttention, the two
 // ablations of a UNet run.
 func (c Config) validateUNetAblation() error {
