@@ -96,6 +96,16 @@
 // --grad-checkpoint may be switched on resume (without the flag the stored
 // setting is kept).
 //
+// UNet ablations (notebook 6). --time-embedding linear feeds the UNet's time
+// MLP the scalar t/T instead of the sinusoidal embedding; --no-attention
+// removes its self-attention blocks. The configuration records both (a
+// resumed run keeps them); they are refused for the MLP, and respectively
+// for --objective score and for text-conditional models.
+//
+// Beside loss.png, loss.csv holds the loss of every step ("step,loss"; not
+// with --loss-csv=false). --resume on a run already at --steps trains
+// nothing: with --export it exports, otherwise it writes loss.csv alone.
+//
 // Each dataset has its defaults (experiment.Default): an MLP for the 2-D sets,
 // the "small" UNet for mnist and fashion-mnist; flags given explicitly
 // override them.
