@@ -181,7 +181,8 @@ func AblationTable(w io.Writer, runs []AblationRun, lastK int) {
 		}
 		d := "—"
 		if a.Name != Ablations[0].Name && len(diff) > 0 {
-			d = PlusMinus("%+.1f", diff)
+			m, sd := MeanSD(diff)
+			d = fmt.Sprintf("%+.1f ± %.1f", m, sd)
 		}
 		fmt.Fprintf(w, "%-24s %5d  %-13s  %-20s  %-17s  %s\n", a.Label, len(rs), PlusMinus("%.1f", fd),
 			strings.Join(each, ", "), d, PlusMinus("%.4f", loss))

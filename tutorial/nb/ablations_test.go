@@ -92,7 +92,7 @@ func TestAblations(t *testing.T) {
 	// base: FD 85 ± 7.07; losses of the last 2 steps 2 and 1.5: 1.75 ± 0.354.
 	// linear: FD 105 ± 7.07; differences 100−90 = 10 and 110−80 = 30: +20 ± 14.1;
 	// losses 3 and 2.5: 2.75 ± 0.354.
-	for i, wants := range [][]string{{"85.0 ± 7.1", "90.0, 80.0", "—", "1.7500 ± 0.3536"}, {"105.0 ± 7.1", "100.0, 110.0", "+20.0 ± +14.1", "2.7500 ± 0.3536"}} {
+	for i, wants := range [][]string{{"85.0 ± 7.1", "90.0, 80.0", "—", "1.7500 ± 0.3536"}, {"105.0 ± 7.1", "100.0, 110.0", "+20.0 ± 14.1", "2.7500 ± 0.3536"}} {
 		for _, want := range wants {
 			if !strings.Contains(lines[1+i], want) {
 				t.Errorf("row %q lacks %q", lines[1+i], want)
