@@ -2,14 +2,11 @@ package nb
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -55,23 +52,16 @@ func (r AblationRun) FinalLoss(k int) float64 { return Mean(r.Losses[max(0, len(
 func ReadAblations(dir string) ([]AblationRun, error) {
 	var out []AblationRun
 	for _, a := range Ablations {
-		matches, err := filepath.Glob(filepath.Join(dir, a.Name+"-s*.json"))
+		reports, err := readSeedReports(dir, a.Name)
 		if err != nil {
 			return nil, err
 		}
-		for _, path := range matches {
-			base := strings.TrimSuffix(path, ".json")
-			r := AblationRun{Variant: a.Name}
-			if _, err := fmt.Sscanf(strings.TrimPrefix(filepath.Base(base), a.Name+"-s"), "%d", &r.Seed); err != nil {
-				return nil, fmt.Errorf("nb: %s: no seed in the name: %w", path, err)
-			}
-			if r.Figures, err = ReadFigures(path); err != nil {
+		for _, rep := range reports {
+			r := AblationRun{Variant: a.Name, Seed: rep.seed, Figures: rep.figures}
+			if r.Losses, err = ReadLossCSV(rep.base + ".loss.csv"); err != nil {
 				return nil, err
 			}
-			if r.Losses, err = ReadLossCSV(base + ".loss.csv"); err != nil {
-				return nil, err
-			}
-			if _, _, err = trainTime(base + ".train.log"); err != nil { // the run finished
+			if _, _, err = trainTime(rep.base + ".train.log"); err != nil { // the run finished
 				return nil, err
 			}
 			out = append(out, r)
@@ -80,17 +70,7 @@ func ReadAblations(dir string) ([]AblationRun, error) {
 	if len(out) == 0 {
 		return nil, fmt.Errorf("nb: no unet-ablations.sh reports (VARIANT-sSEED.json) in %s", dir)
 	}
-	slices.SortStableFunc(out, func(a, b AblationRun) int {
-		if c := cmp.Compare(ablationIndex(a.Variant), ablationIndex(b.Variant)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Seed, b.Seed)
-	})
 	return out, nil
-}
-
-func ablationIndex(name string) int {
-	return slices.IndexFunc(Ablations, func(a Ablation) bool { return a.Name == name })
 }
 
 // Figures are the figures of one line of cmd/eval --json ("samples_fd",

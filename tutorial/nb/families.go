@@ -337,23 +337,12 @@ var familyFiles = []struct{ label, prefix, train string }{
 func ReadFamilyResults(dir string) ([]FamilyResult, error) {
 	var out []FamilyResult
 	for _, f := range familyFiles {
-		matches, err := filepath.Glob(filepath.Join(dir, f.prefix+"-s*.json"))
+		reports, err := readSeedReports(dir, f.prefix)
 		if err != nil {
 			return nil, err
 		}
-		for _, path := range matches {
-			r := FamilyResult{Family: f.label}
-			base := strings.TrimSuffix(filepath.Base(path), ".json")
-			if _, err := fmt.Sscanf(strings.TrimPrefix(base, f.prefix+"-s"), "%d", &r.Seed); err != nil {
-				return nil, fmt.Errorf("nb: %s: no seed in the name: %w", path, err)
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return nil, err
-			}
-			if err := json.Unmarshal(b, &r.Figures); err != nil {
-				return nil, fmt.Errorf("nb: %s: %w", path, err)
-			}
+		for _, rep := range reports {
+			r := FamilyResult{Family: f.label, Seed: rep.seed, Figures: rep.figures}
 			log := filepath.Join(dir, fmt.Sprintf("%s-s%d.train.log", f.train, r.Seed))
 			if r.Steps, r.TrainSeconds, err = trainTime(log); err != nil {
 				return nil, err
@@ -364,6 +353,35 @@ func ReadFamilyResults(dir string) ([]FamilyResult, error) {
 	if len(out) == 0 {
 		return nil, fmt.Errorf("nb: no families.sh reports (FAMILY-sSEED.json) in %s", dir)
 	}
+	return out, nil
+}
+
+// seedReport is one PREFIX-sSEED.json file of a script's runs: the last
+// line of cmd/eval --json for the run of seed SEED.
+type seedReport struct {
+	base    string // the file's path without ".json", to find its siblings
+	seed    int64
+	figures Figures
+}
+
+// readSeedReports reads every PREFIX-sSEED.json in dir, in seed order.
+func readSeedReports(dir, prefix string) ([]seedReport, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, prefix+"-s*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []seedReport
+	for _, path := range matches {
+		r := seedReport{base: strings.TrimSuffix(path, ".json")}
+		if _, err := fmt.Sscanf(strings.TrimPrefix(filepath.Base(r.base), prefix+"-s"), "%d", &r.seed); err != nil {
+			return nil, fmt.Errorf("nb: %s: no seed in the name: %w", path, err)
+		}
+		if r.figures, err = ReadFigures(path); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b seedReport) int { return cmp.Compare(a.seed, b.seed) })
 	return out, nil
 }
 
