@@ -905,7 +905,7 @@ func applyFlag(c, f experiment.Config, flagName string) experiment.Config {
 }
 
 // writeLossCSV writes the loss of every step, "step,loss" then one line per
-// step from 1, through a temporary file renamed into place.
+// step from 1, atomically as loss.png is written.
 func writeLossCSV(path string, losses []float64) error {
 	if len(losses) == 0 {
 		return nil
@@ -915,11 +915,7 @@ func writeLossCSV(path string, losses []float64) error {
 	for i, l := range losses {
 		fmt.Fprintf(&b, "%d,%.6g\n", i+1, l)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return plots.WriteFileAtomic(path, []byte(b.String()))
 }
 
 // writeLossPlot draws the training loss and its running mean.
