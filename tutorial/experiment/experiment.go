@@ -434,7 +434,7 @@ func (c Config) validateCommon() error {
 		if err := uc.Validate(); err != nil {
 			return fmt.Errorf("experiment: %w", err)
 		}
-		if err := c.validateUNetAblation(); err != nil {
+		if err := c.validateUNetAblation(uc); err != nil {
 			return err
 		}
 	default:
@@ -576,8 +576,8 @@ func (c Config) Ablations() string {
 }
 
 // validateUNetAblation checks TimeEmbedding and NoAttention, the two
-// ablations of a UNet run.
-func (c Config) validateUNetAblation() error {
+// ablations of a UNet run, against uc, the UNet that UNet names.
+func (c Config) validateUNetAblation(uc unet.UNetConfig) error {
 	switch c.TimeEmbedding {
 	case "", unet.TimeEmbeddingSinusoidal, unet.TimeEmbeddingLinear:
 	default:
@@ -586,7 +586,7 @@ func (c Config) validateUNetAblation() error {
 	if c.TimeEmbedding == unet.TimeEmbeddingLinear && c.IsScore() {
 		return fmt.Errorf("experiment: time_embedding %q embeds t/T of the discrete DDPM process; a score-based run's time is continuous (leave time_embedding empty)", c.TimeEmbedding)
 	}
-	if c.NoAttention && (c.IsText() || c.UNet == "latent-text") {
+	if c.NoAttention && (c.IsText() || uc.ContextDim > 0) {
 		return fmt.Errorf("experiment: no_attention: a text-conditional UNet reads its prompt through its attention blocks; the ablation is for unconditional and class-conditional models")
 	}
 	return nil
