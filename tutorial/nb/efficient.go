@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,24 +37,6 @@ type StepCost struct {
 	Losses []float64
 }
 
-var (
-	dataMu    sync.Mutex
-	dataCache = map[string]diffusion.Data{}
-)
-
-// trainingData returns c's training data, loaded once per dataset.
-func trainingData(c experiment.Config) diffusion.Data {
-	dataMu.Lock()
-	defer dataMu.Unlock()
-	key := c.Dataset + "|" + c.Latent
-	if d, ok := dataCache[key]; ok {
-		return d
-	}
-	d := Must(c.TrainingData(Backend(), nil))
-	dataCache[key] = d
-	return d
-}
-
 // MeasureSteps trains a fresh model of c for k+1 steps from its seed,
 // measuring the memory of the first step and the time of the last k (see
 // [StepCost]); k must be at least 1.
@@ -63,7 +44,7 @@ func MeasureSteps(name string, c experiment.Config, k int) StepCost {
 	if k < 1 {
 		panic(fmt.Sprintf("nb: MeasureSteps %s: k must be ≥ 1, got %d", name, k))
 	}
-	data := trainingData(c)
+	data := Must(c.TrainingData(Backend(), nil))
 	// Memory: the first step (which also compiles) with the collector
 	// running as soon as the heap grows 5%, so that the heap in use is
 	// close to the live tensors rather than garbage waiting for a cycle.

@@ -105,7 +105,7 @@ func TestMeasureSteps(t *testing.T) {
 		t.Fatalf("%+v", cost)
 	}
 	tr := Must(c.NewTrainer(Backend()))
-	Must(0, tr.Run(trainingData(c), diffusion.RunOptions{Steps: 3, BatchSize: c.BatchSize}))
+	Must(0, tr.Run(Must(c.TrainingData(Backend(), nil)), diffusion.RunOptions{Steps: 3, BatchSize: c.BatchSize}))
 	for i, l := range tr.Losses() {
 		if l != cost.Losses[i] {
 			t.Errorf("loss %d: %g, an uninterrupted run %g", i+1, cost.Losses[i], l)
